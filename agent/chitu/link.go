@@ -1,0 +1,115 @@
+// Package chitu is the agent's device link: the real driver for a Chitu
+// printer, speaking the vendor's signed open API over HTTP and its MQTT
+// events (see shared/docs/chitu-protocol.md). The rest of the agent sees
+// the printer only through Link.
+package chitu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"casefleet/agent/chitu/protocol"
+)
+
+// Link is the agent's connection to one printer.
+type Link interface {
+	// Machine reads the machine's current state from the open API.
+	Machine(ctx context.Context) (Machine, error)
+	// Products lists the phone models the machine prints (type diy, active).
+	Products(ctx context.Context) ([]protocol.Brand, error)
+	// CreateOrder asks the machine to print the file at imageURL. It returns
+	// the vendor's order id. An error that is a *RejectedError means the
+	// platform answered and refused: nothing was created. Any other error is
+	// ambiguous (the order may or may not exist at the vendor).
+	CreateOrder(ctx context.Context, productID, imageURL string) (string, error)
+	// SetQRCode sets the QR code shown on the machine's home screen.
+	SetQRCode(ctx context.Context, url string) error
+	// RequestMachineInfo publishes a machineInfo command; the answer
+	// arrives on Events.
+	RequestMachineInfo(ctx context.Context) error
+	// CleanNozzle publishes a cleanNozzle command; the result arrives on
+	// Events.
+	CleanNozzle(ctx context.Context) error
+	// Events delivers this machine's MQTT events, and a Resync event each
+	// time the MQTT link (re)connects, after which events may have been
+	// missed. The channel is closed when the link is closed.
+	Events() <-chan Event
+	// MQTTConnected reports whether the MQTT link is up.
+	MQTTConnected() bool
+	// Close stops the link.
+	Close() error
+}
+
+// Event is one thing the link heard from the platform.
+type Event struct {
+	// Resync is set when the MQTT link (re)connected: events may have been
+	// missed and in-flight orders should be reconciled.
+	Resync bool
+	// Msg is the platform's message when Resync is false.
+	Msg protocol.Event
+}
+
+// Machine is a printer as the agent sees it.
+type Machine struct {
+	Code      string
+	DeviceID  string
+	MachineID string
+	Name      string
+	Model     string
+	Address   string
+	Online    bool
+	Ink       Ink
+}
+
+// Ink levels per colour: InkOK, InkLow or InkUnknown.
+type Ink struct {
+	Cyan    string `json:"cyan"`
+	Magenta string `json:"magenta"`
+	Yellow  string `json:"yellow"`
+	Black   string `json:"black"`
+}
+
+// Ink level words.
+const (
+	InkOK      = "ok"
+	InkLow     = "low"
+	InkUnknown = "unknown"
+)
+
+// InkFromSugars maps the candy-machine field values to ink levels.
+func InkFromSugars(m protocol.Machine) Ink {
+	level := func(v string) string {
+		switch v {
+		case protocol.InkSufficient:
+			return InkOK
+		case protocol.InkLow:
+			return InkLow
+		}
+		return InkUnknown
+	}
+	return Ink{
+		Cyan:    level(m.WhiteSugar),
+		Magenta: level(m.BlueSugar),
+		Yellow:  level(m.YellowSugar),
+		Black:   level(m.RedSugar),
+	}
+}
+
+// RejectedError is the platform's refusal of a call: it answered with a
+// status other than 200.
+type RejectedError struct {
+	Call   string
+	Status int
+	Msg    string
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("chitu %s refused: status %d: %s", e.Call, e.Status, e.Msg)
+}
+
+// IsRejected reports whether err is a definite refusal by the platform.
+func IsRejected(err error) bool {
+	var r *RejectedError
+	return errors.As(err, &r)
+}
