@@ -1,0 +1,346 @@
+// Package config is the agent's settings: the keys of product.md with
+// their defaults, read by viper from a YAML file, CASEFLEET_* environment
+// variables and flags, and checked so a technician is told exactly which
+// key to fix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	sharedconfig "casefleet/shared/config"
+	"casefleet/shared/machine"
+)
+
+// EnvPrefix is the prefix of the agent's environment variables.
+const EnvPrefix = "CASEFLEET"
+
+// Config is the agent's whole configuration.
+type Config struct {
+	Machine   Machine `mapstructure:"machine"`
+	DataDir   string  `mapstructure:"data_dir"`
+	Relay     Relay   `mapstructure:"relay"`
+	Chitu     Chitu   `mapstructure:"chitu"`
+	Queue     Queue   `mapstructure:"queue"`
+	Session   Session `mapstructure:"session"`
+	LAN       LAN     `mapstructure:"lan"`
+	PublicURL string  `mapstructure:"public_url"`
+	Image     Image   `mapstructure:"image"`
+	Log       Log     `mapstructure:"log"`
+}
+
+// Machine names this kiosk.
+type Machine struct {
+	Code     string `mapstructure:"code"`
+	Name     string `mapstructure:"name"`
+	Location string `mapstructure:"location"`
+}
+
+// Relay is the cloud relay this kiosk tunnels to.
+type Relay struct {
+	URL   string `mapstructure:"url"`
+	Token string `mapstructure:"token"`
+}
+
+// Chitu is the device link. The settings after PayType are the protocol's
+// uncertain points, switchable without a new build.
+type Chitu struct {
+	BaseURL      string        `mapstructure:"base_url"`
+	AppID        string        `mapstructure:"app_id"`
+	AppSecret    string        `mapstructure:"app_secret"`
+	MQTTURL      string        `mapstructure:"mqtt_url"`
+	MQTTUsername string        `mapstructure:"mqtt_username"`
+	MQTTPassword string        `mapstructure:"mqtt_password"`
+	PayType      string        `mapstructure:"pay_type"`
+	TopicSource  string        `mapstructure:"topic_source"`
+	CleanSession bool          `mapstructure:"clean_session"`
+	Encoding     string        `mapstructure:"encoding"`
+	PrintFormat  string        `mapstructure:"print_format"`
+	Rotate90     bool          `mapstructure:"print_rotate90"`
+	Timeout      time.Duration `mapstructure:"timeout"`
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+}
+
+// Queue sets the order queue's rules.
+type Queue struct {
+	MaxOrders            int           `mapstructure:"max_orders"`
+	PaymentTimeout       time.Duration `mapstructure:"payment_timeout"`
+	MaxAttempts          int           `mapstructure:"max_attempts"`
+	RetryDelay           time.Duration `mapstructure:"retry_delay"`
+	InflightTimeout      time.Duration `mapstructure:"inflight_timeout"`
+	ResendGrace          time.Duration `mapstructure:"resend_grace"`
+	DefaultPrintDuration time.Duration `mapstructure:"default_print_duration"`
+}
+
+// Session sets customer-session rules.
+type Session struct {
+	IdleTimeout    time.Duration `mapstructure:"idle_timeout"`
+	RequestsPerMin int           `mapstructure:"requests_per_minute"`
+	OrdersPerHour  int           `mapstructure:"orders_per_hour"`
+}
+
+// LAN is the shop-floor side: dashboard, local API, mDNS.
+type LAN struct {
+	Listen     string   `mapstructure:"listen"`
+	Interfaces []string `mapstructure:"interfaces"`
+}
+
+// Image bounds customer uploads and image_url fetches.
+type Image struct {
+	AllowedHosts []string `mapstructure:"allowed_hosts"`
+	MaxBytes     int64    `mapstructure:"max_bytes"`
+	MaxPixels    int64    `mapstructure:"max_pixels"`
+}
+
+// Log sets logging.
+type Log struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// defaults lists every key with its default; viper needs every key known
+// for environment variables to reach Unmarshal.
+var defaults = map[string]any{
+	"machine.code":                 "",
+	"machine.name":                 "",
+	"machine.location":             "",
+	"data_dir":                     "/var/lib/casefleet",
+	"relay.url":                    "",
+	"relay.token":                  "",
+	"chitu.base_url":               "https://www.gzchitu.cn",
+	"chitu.app_id":                 "",
+	"chitu.app_secret":             "",
+	"chitu.mqtt_url":               "wss://open-mqtt.gzchitu.cn",
+	"chitu.mqtt_username":          "",
+	"chitu.mqtt_password":          "",
+	"chitu.pay_type":               "nayax",
+	"chitu.topic_source":           "machineId",
+	"chitu.clean_session":          true,
+	"chitu.encoding":               "json",
+	"chitu.print_format":           "tiff",
+	"chitu.print_rotate90":         false,
+	"chitu.timeout":                "15s",
+	"chitu.poll_interval":          "15s",
+	"queue.max_orders":             20,
+	"queue.payment_timeout":        "5m",
+	"queue.max_attempts":           3,
+	"queue.retry_delay":            "10s",
+	"queue.inflight_timeout":       "30m",
+	"queue.resend_grace":           "2m",
+	"queue.default_print_duration": "6m",
+	"session.idle_timeout":         "30m",
+	"session.requests_per_minute":  120,
+	"session.orders_per_hour":      10,
+	"lan.listen":                   ":7080",
+	"lan.interfaces":               []string{},
+	"public_url":                   "",
+	"image.allowed_hosts":          []string{},
+	"image.max_bytes":              15 << 20,
+	"image.max_pixels":             50_000_000,
+	"log.level":                    "info",
+	"log.format":                   "text",
+}
+
+// Flags adds the agent's command-line flags to fs. Each flag overrides the
+// key of the same meaning.
+func Flags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML config file")
+	fs.String("machine-code", "", "machine.code")
+	fs.String("data-dir", "", "data_dir")
+	fs.String("lan-listen", "", "lan.listen")
+	fs.String("log-level", "", "log.level (debug, info, warn, error)")
+}
+
+var flagKeys = map[string]string{
+	"machine-code": "machine.code",
+	"data-dir":     "data_dir",
+	"lan-listen":   "lan.listen",
+	"log-level":    "log.level",
+}
+
+// Load reads the configuration: defaults < file < env < flags. fs may be
+// nil. It does not validate; call Validate.
+func Load(fs *pflag.FlagSet) (Config, error) {
+	v := sharedconfig.New(EnvPrefix)
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	file := ""
+	if fs != nil {
+		file, _ = fs.GetString("config")
+		for name, key := range flagKeys {
+			if f := fs.Lookup(name); f != nil && f.Changed {
+				if err := v.BindPFlag(key, f); err != nil {
+					return Config{}, fmt.Errorf("bind flag --%s: %w", name, err)
+				}
+			}
+		}
+	}
+	if file == "" {
+		file = v.GetString("config")
+	}
+	if err := sharedconfig.ReadFile(v, file); err != nil {
+		return Config{}, err
+	}
+	return decode(v)
+}
+
+func decode(v *viper.Viper) (Config, error) {
+	var c Config
+	if err := v.Unmarshal(&c); err != nil {
+		return Config{}, fmt.Errorf("decode config: %w", err)
+	}
+	// Lists from the environment arrive as one comma-separated string.
+	c.LAN.Interfaces = splitList(c.LAN.Interfaces)
+	c.Image.AllowedHosts = splitList(c.Image.AllowedHosts)
+	if c.Chitu.MQTTUsername == "" {
+		c.Chitu.MQTTUsername = c.Chitu.AppID
+	}
+	return c, nil
+}
+
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, part := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// Validate checks every setting and names each key that is wrong.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if err := machine.ValidateCode(c.Machine.Code); err != nil {
+		bad("machine.code", "%v", err)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "is empty")
+	} else if !filepath.IsAbs(c.DataDir) {
+		bad("data_dir", "%q must be an absolute path", c.DataDir)
+	}
+	if c.Relay.URL != "" {
+		if err := checkBaseURL(c.Relay.URL); err != nil {
+			bad("relay.url", "%v", err)
+		}
+		if c.Relay.Token == "" {
+			bad("relay.token", "is empty but relay.url is set: enroll the kiosk first")
+		}
+	}
+	if err := checkBaseURL(c.Chitu.BaseURL); err != nil {
+		bad("chitu.base_url", "%v", err)
+	}
+	for key, val := range map[string]string{"chitu.app_id": c.Chitu.AppID, "chitu.app_secret": c.Chitu.AppSecret, "chitu.mqtt_password": c.Chitu.MQTTPassword, "chitu.pay_type": c.Chitu.PayType} {
+		if val == "" {
+			bad(key, "is empty")
+		}
+	}
+	if u, err := url.Parse(c.Chitu.MQTTURL); err != nil || u.Host == "" {
+		bad("chitu.mqtt_url", "%q is not a broker URL like tcp://host:1883 or wss://host", c.Chitu.MQTTURL)
+	} else if !oneOf(u.Scheme, "tcp", "ssl", "ws", "wss", "mqtt", "mqtts", "tls") {
+		bad("chitu.mqtt_url", "scheme %q: use tcp, ssl, ws or wss", u.Scheme)
+	}
+	if !oneOf(c.Chitu.TopicSource, "machineId", "device_id") {
+		bad("chitu.topic_source", "%q: use machineId or device_id", c.Chitu.TopicSource)
+	}
+	if !oneOf(c.Chitu.Encoding, "json", "form") {
+		bad("chitu.encoding", "%q: use json or form", c.Chitu.Encoding)
+	}
+	if !oneOf(c.Chitu.PrintFormat, "tiff", "png") {
+		bad("chitu.print_format", "%q: use tiff or png", c.Chitu.PrintFormat)
+	}
+	positive := map[string]time.Duration{
+		"chitu.timeout": c.Chitu.Timeout, "chitu.poll_interval": c.Chitu.PollInterval,
+		"queue.payment_timeout": c.Queue.PaymentTimeout, "queue.inflight_timeout": c.Queue.InflightTimeout,
+		"queue.resend_grace": c.Queue.ResendGrace, "queue.default_print_duration": c.Queue.DefaultPrintDuration,
+		"session.idle_timeout": c.Session.IdleTimeout,
+	}
+	for key, d := range positive {
+		if d <= 0 {
+			bad(key, "must be a positive duration like 30s or 5m")
+		}
+	}
+	if c.Queue.RetryDelay < 0 {
+		bad("queue.retry_delay", "must not be negative")
+	}
+	if c.Queue.MaxOrders < 1 || c.Queue.MaxOrders > 1000 {
+		bad("queue.max_orders", "%d: must be 1 to 1000", c.Queue.MaxOrders)
+	}
+	if c.Queue.MaxAttempts < 1 {
+		bad("queue.max_attempts", "%d: must be at least 1", c.Queue.MaxAttempts)
+	}
+	if c.Session.RequestsPerMin < 1 {
+		bad("session.requests_per_minute", "must be at least 1")
+	}
+	if c.Session.OrdersPerHour < 1 {
+		bad("session.orders_per_hour", "must be at least 1")
+	}
+	if _, _, err := net.SplitHostPort(c.LAN.Listen); err != nil {
+		bad("lan.listen", "%q is not host:port", c.LAN.Listen)
+	}
+	if c.PublicURL != "" {
+		if err := checkBaseURL(c.PublicURL); err != nil {
+			bad("public_url", "%v", err)
+		}
+	}
+	if c.Image.MaxBytes < 1<<10 {
+		bad("image.max_bytes", "%d is too small", c.Image.MaxBytes)
+	}
+	if c.Image.MaxPixels < 1<<16 {
+		bad("image.max_pixels", "%d is too small", c.Image.MaxPixels)
+	}
+	if !oneOf(strings.ToLower(c.Log.Level), "debug", "info", "warn", "error") {
+		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)
+	}
+	if !oneOf(c.Log.Format, "text", "json") {
+		bad("log.format", "%q: use text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// checkBaseURL accepts https URLs, and http only on loopback.
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q: plain http is only allowed on loopback; use https", raw)
+	}
+	return fmt.Errorf("%q: scheme must be https", raw)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func oneOf(s string, options ...string) bool {
+	for _, o := range options {
+		if s == o {
+			return true
+		}
+	}
+	return false
+}
