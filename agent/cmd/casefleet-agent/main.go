@@ -1,0 +1,93 @@
+// Command casefleet-agent is the daemon beside each printer.
+//
+//	casefleet-agent run [--config FILE]   run the agent
+//	casefleet-agent doctor [--config FILE] check the setup and say what to fix
+//	casefleet-agent version               print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"casefleet/agent/config"
+	"casefleet/agent/daemon"
+	"casefleet/agent/doctor"
+	"casefleet/shared/logging"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `casefleet-agent: the casefleet kiosk agent
+
+Usage:
+  casefleet-agent run [--config FILE] [flags]   run the agent
+  casefleet-agent doctor [--config FILE]        check the setup; says what to fix
+  casefleet-agent version                       print the version
+
+Settings come from the YAML file, then CASEFLEET_* environment variables
+(key machine.code reads CASEFLEET_MACHINE_CODE), then flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
+	config.Flags(fs)
+	switch cmd {
+	case "version", "--version":
+		fmt.Println("casefleet-agent", version)
+		return 0
+	case "run", "doctor":
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := config.Load(fs)
+	if cmd == "doctor" {
+		if !doctor.Run(ctx, cfg, err, os.Stdout) {
+			return 1
+		}
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "casefleet-agent:", err)
+		return 1
+	}
+	log, err := logging.New(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "casefleet-agent:", err)
+		return 1
+	}
+	if err := daemon.Run(ctx, cfg, daemon.Options{Version: version, Logger: log}); err != nil {
+		log.Error("agent stopped", "err", err)
+		return 1
+	}
+	log.Info("agent stopped")
+	return 0
+}

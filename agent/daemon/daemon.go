@@ -1,0 +1,204 @@
+// Package daemon assembles the kiosk agent from its parts (durable store,
+// device link, dispatcher, customer API, LAN listener) and runs them
+// together until the context is cancelled; if one part fails, all stop.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
+
+	"casefleet/agent/api"
+	"casefleet/agent/catalog"
+	"casefleet/agent/chitu"
+	"casefleet/agent/config"
+	"casefleet/agent/dispatch"
+	"casefleet/agent/printfile"
+	"casefleet/agent/queue"
+	"casefleet/agent/session"
+)
+
+// DBFile is the bbolt file inside data_dir.
+const DBFile = "casefleet.db"
+
+// Options are what Run needs besides the configuration.
+type Options struct {
+	Version string
+	Logger  *slog.Logger
+	// Ready, when set, is called once the agent serves on its LAN address.
+	Ready func(lanAddr string)
+}
+
+// Run runs the agent until ctx is done.
+func Run(ctx context.Context, cfg config.Config, opt Options) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("machine", cfg.Machine.Code)
+
+	db, err := OpenDB(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	q, err := queue.Open(db, queue.Options{MaxOrders: cfg.Queue.MaxOrders, DefaultPrintDuration: cfg.Queue.DefaultPrintDuration})
+	if err != nil {
+		return err
+	}
+	sessions, err := session.Open(db, session.Options{IdleTimeout: cfg.Session.IdleTimeout})
+	if err != nil {
+		return err
+	}
+	files, err := api.NewFileStore(filepath.Join(cfg.DataDir, "printfiles"))
+	if err != nil {
+		return err
+	}
+
+	link, err := chitu.Dial(ctx, ChituConfig(cfg, log))
+	if err != nil {
+		return fmt.Errorf("device link: %w", err)
+	}
+	defer link.Close()
+
+	lis, err := net.Listen("tcp", cfg.LAN.Listen)
+	if err != nil {
+		return fmt.Errorf("lan.listen %s: %w", cfg.LAN.Listen, err)
+	}
+	lanAddr := lis.Addr().String()
+
+	var public atomic.Pointer[string] // the public base URL for print files
+	if cfg.PublicURL != "" {
+		public.Store(&cfg.PublicURL)
+	} else if base, ok := lanBaseURL(lanAddr); ok {
+		public.Store(&base)
+	}
+	fileURL := func(name string) (string, error) {
+		base := public.Load()
+		if base == nil {
+			return "", errors.New("no public URL known yet: set public_url or connect to the relay")
+		}
+		return *base + "/api/chitu/machine/" + url.PathEscape(cfg.Machine.Code) + "/files/" + url.PathEscape(name), nil
+	}
+
+	disp := dispatch.New(link, q, dispatch.Options{
+		MachineCode:     cfg.Machine.Code,
+		Name:            cfg.Machine.Name,
+		Location:        cfg.Machine.Location,
+		PaymentTimeout:  cfg.Queue.PaymentTimeout,
+		InflightTimeout: cfg.Queue.InflightTimeout,
+		ResendGrace:     cfg.Queue.ResendGrace,
+		RetryDelay:      cfg.Queue.RetryDelay,
+		PollInterval:    cfg.Chitu.PollInterval,
+		CallTimeout:     cfg.Chitu.Timeout + 5*time.Second,
+		MaxAttempts:     cfg.Queue.MaxAttempts,
+		FileURL:         fileURL,
+		Logger:          log,
+	})
+	srv := api.New(api.Options{
+		MachineCode:       cfg.Machine.Code,
+		MaxOrders:         cfg.Queue.MaxOrders,
+		Queue:             q,
+		Sessions:          sessions,
+		Machine:           disp,
+		Catalog:           catalog.New(link, nil, 5*time.Minute, log),
+		Files:             files,
+		ImageLimits:       printfile.Limits{MaxBytes: cfg.Image.MaxBytes, MaxPixels: cfg.Image.MaxPixels},
+		AllowedHosts:      cfg.Image.AllowedHosts,
+		PrintFormat:       printfile.Format(cfg.Chitu.PrintFormat),
+		Rotate90:          cfg.Chitu.Rotate90,
+		RequestsPerMinute: cfg.Session.RequestsPerMin,
+		OrdersPerHour:     cfg.Session.OrdersPerHour,
+		Logger:            log,
+	})
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return disp.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error {
+		if err := httpSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("LAN server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return httpSrv.Shutdown(sctx)
+	})
+	log.Info("agent ready", "lan", lanAddr, "version", opt.Version, "data_dir", cfg.DataDir)
+	if opt.Ready != nil {
+		opt.Ready(lanAddr)
+	}
+	return g.Wait()
+}
+
+// OpenDB opens (creating) the agent's bbolt file in dataDir.
+func OpenDB(dataDir string) (*bbolt.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data_dir %s: %w", dataDir, err)
+	}
+	path := filepath.Join(dataDir, DBFile)
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bbolt.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: another agent is using it", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// ChituConfig maps the agent's settings to the device link's.
+func ChituConfig(cfg config.Config, log *slog.Logger) chitu.Config {
+	return chitu.Config{
+		BaseURL:      cfg.Chitu.BaseURL,
+		AppID:        cfg.Chitu.AppID,
+		AppSecret:    cfg.Chitu.AppSecret,
+		MachineCode:  cfg.Machine.Code,
+		PayType:      cfg.Chitu.PayType,
+		MQTTURL:      cfg.Chitu.MQTTURL,
+		MQTTUsername: cfg.Chitu.MQTTUsername,
+		MQTTPassword: cfg.Chitu.MQTTPassword,
+		TopicSource:  cfg.Chitu.TopicSource,
+		CleanSession: cfg.Chitu.CleanSession,
+		Encoding:     cfg.Chitu.Encoding,
+		HTTPTimeout:  cfg.Chitu.Timeout,
+		Logger:       log,
+	}
+}
+
+// lanBaseURL is the URL of the LAN listener when it names a usable host
+// (not the unspecified address).
+func lanBaseURL(addr string) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", false
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		return "", false
+	}
+	return "http://" + net.JoinHostPort(host, port), true
+}

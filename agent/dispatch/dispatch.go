@@ -1,0 +1,387 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"casefleet/agent/chitu"
+	"casefleet/agent/queue"
+)
+
+// Options set the dispatcher's rules; zero values take the defaults noted.
+type Options struct {
+	MachineCode string
+	Name        string
+	Location    string
+
+	PaymentTimeout  time.Duration // unpaid this long after sending: released (5m)
+	InflightTimeout time.Duration // paid or printing with no word this long: failed (30m)
+	ResendGrace     time.Duration // ambiguous send with no sign of arrival: resent after this (2m)
+	RetryDelay      time.Duration // pause after the machine refused an order (10s)
+	PollInterval    time.Duration // how often the open API is asked for the machine's state (15s)
+	CallTimeout     time.Duration // per device call (20s)
+	MaxAttempts     int           // sends per order before it fails (3)
+
+	// FileURL returns the public URL of a print file. It fails while no
+	// public base URL is known (no relay handshake and no setting yet).
+	FileURL func(token string) (string, error)
+
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+func (o *Options) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.PaymentTimeout, 5*time.Minute)
+	def(&o.InflightTimeout, 30*time.Minute)
+	def(&o.ResendGrace, 2*time.Minute)
+	def(&o.RetryDelay, 10*time.Second)
+	def(&o.PollInterval, 15*time.Second)
+	def(&o.CallTimeout, 20*time.Second)
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Dispatcher drives one machine. Create it with New and run it with Run.
+type Dispatcher struct {
+	link chitu.Link
+	q    *queue.Queue
+	opt  Options
+	log  *slog.Logger
+
+	kick chan struct{}
+
+	mu        sync.Mutex
+	machine   machineState
+	paused    bool
+	holdUntil time.Time            // no new send before this (after a refusal)
+	abandoned map[string]time.Time // vendor order ids given up on; never adopted again
+	published Status               // last machineStatus written to the event log
+}
+
+// machineState is what the dispatcher knows of the printer.
+type machineState struct {
+	reachable   bool // the open API answered the last poll
+	online      bool // the platform says the machine is online
+	normal      bool // the last machineInfo said isNormal
+	ink         chitu.Ink
+	lastContact time.Time
+	lastError   string
+}
+
+// New returns a dispatcher for the machine behind link.
+func New(link chitu.Link, q *queue.Queue, opt Options) *Dispatcher {
+	opt.defaults()
+	return &Dispatcher{
+		link:      link,
+		q:         q,
+		opt:       opt,
+		log:       opt.Logger.With("machine", opt.MachineCode),
+		kick:      make(chan struct{}, 1),
+		machine:   machineState{normal: true, ink: chitu.Ink{Cyan: chitu.InkUnknown, Magenta: chitu.InkUnknown, Yellow: chitu.InkUnknown, Black: chitu.InkUnknown}},
+		abandoned: make(map[string]time.Time),
+	}
+}
+
+// Kick asks the dispatcher to look at the queue now.
+func (d *Dispatcher) Kick() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// SetPaused stops (or resumes) handing new orders to the machine. An order
+// already at the machine carries on.
+func (d *Dispatcher) SetPaused(paused bool) {
+	d.mu.Lock()
+	d.paused = paused
+	d.mu.Unlock()
+	d.Kick()
+}
+
+// Run drives the machine until ctx is done.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	changes, stop := d.q.Subscribe()
+	defer stop()
+	poll := time.NewTicker(d.opt.PollInterval)
+	defer poll.Stop()
+	wake := time.NewTimer(time.Hour)
+	defer wake.Stop()
+
+	d.poll(ctx)
+	events := d.link.Events()
+	for {
+		next := d.step(ctx)
+		d.publishStatus()
+		wake.Reset(next)
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return errors.New("device link closed")
+			}
+			d.handle(ctx, ev)
+		case <-changes:
+		case <-d.kick:
+		case <-poll.C:
+			d.poll(ctx)
+		case <-wake.C:
+		}
+	}
+}
+
+// idle is how long step waits when nothing is due sooner.
+const idle = time.Minute
+
+// step makes the one decision that is due now and returns how long until
+// the next time-based decision.
+func (d *Dispatcher) step(ctx context.Context) time.Duration {
+	active, ok, err := d.q.Active()
+	if err != nil {
+		d.log.Error("read active order", "err", err)
+		return time.Second
+	}
+	if ok {
+		return d.watch(ctx, active)
+	}
+	now := d.opt.Now()
+	d.mu.Lock()
+	paused, hold, ready := d.paused, d.holdUntil, d.machine.reachable && d.machine.online
+	d.mu.Unlock()
+	if paused || !ready {
+		return idle
+	}
+	if now.Before(hold) {
+		return hold.Sub(now)
+	}
+	head, ok, err := d.q.Head()
+	if err != nil {
+		d.log.Error("read queue head", "err", err)
+		return time.Second
+	}
+	if !ok {
+		return idle
+	}
+	d.send(ctx, head)
+	return 0
+}
+
+// send hands one queued order to the machine.
+func (d *Dispatcher) send(ctx context.Context, head queue.Order) {
+	log := d.log.With("order", head.ID)
+	url, err := d.opt.FileURL(head.PrintFile)
+	if err != nil {
+		log.Warn("cannot send: no public URL for print files yet", "err", err)
+		d.hold(d.opt.RetryDelay)
+		return
+	}
+	now := d.opt.Now()
+	o, err := d.q.Update(head.ID, func(o *queue.Order) error {
+		if o.Stage != queue.StageQueued {
+			return errNotQueued
+		}
+		o.Stage = queue.StageSending
+		o.Attempts++
+		o.SentAt = &now
+		o.FetchedAt = nil
+		o.ImageURL = url
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, errNotQueued) {
+			log.Error("mark order sending", "err", err)
+		}
+		return
+	}
+	log.Info("sending order to the machine", "attempt", o.Attempts, "image_url", url)
+	cctx, cancel := context.WithTimeout(ctx, d.opt.CallTimeout)
+	vendorID, err := d.link.CreateOrder(cctx, o.ProductID, url)
+	cancel()
+	switch {
+	case err == nil:
+		_, err = d.q.Update(o.ID, func(o *queue.Order) error {
+			if o.Stage != queue.StageSending {
+				return errNotQueued
+			}
+			o.Stage = queue.StageSent
+			o.VendorOrderID = vendorID
+			o.PickupCode = pickupCode(vendorID)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errNotQueued) {
+			// The order is at the machine but we could not record its id:
+			// it stays "sending" and is adopted by its first status.
+			log.Error("record vendor order id", "vendor_order", vendorID, "err", err)
+			return
+		}
+		log.Info("order at the machine", "vendor_order", vendorID)
+	case chitu.IsRejected(err):
+		log.Warn("machine refused the order", "err", err)
+		d.requeueOrFail(o, "The printer refused the order: "+rejectionText(err)+".")
+		d.hold(d.opt.RetryDelay)
+	default:
+		// Ambiguous: the platform may have created it. watch decides once
+		// the machine shows it has it, or ResendGrace passes without a sign.
+		log.Warn("create order failed ambiguously; waiting for a sign before resending", "err", err, "grace", d.opt.ResendGrace)
+	}
+}
+
+var errNotQueued = errors.New("order moved on meanwhile")
+
+// watch checks the order at the machine against the clock and the
+// machine's state, and returns when to look again.
+func (d *Dispatcher) watch(ctx context.Context, o queue.Order) time.Duration {
+	now := d.opt.Now()
+	d.mu.Lock()
+	m := d.machine
+	d.mu.Unlock()
+	if m.reachable && !m.online {
+		d.log.Warn("machine offline with an order at it", "order", o.ID, "stage", o.Stage)
+		d.forget(o.VendorOrderID)
+		d.requeueOrFail(o, "The printer went offline before your case was printed. Please ask the staff for help.")
+		return 0
+	}
+	since := func(t *time.Time) time.Time {
+		if t != nil {
+			return *t
+		}
+		return o.UpdatedAt
+	}
+	switch o.Stage {
+	case queue.StageSending:
+		if o.FetchedAt != nil {
+			d.log.Info("machine fetched the print file: the order reached it", "order", o.ID)
+			d.update(o.ID, func(o *queue.Order) { o.Stage = queue.StageSent })
+			return 0
+		}
+		due := since(o.SentAt).Add(d.opt.ResendGrace)
+		if !now.Before(due) {
+			d.log.Warn("no sign the machine got the order; sending it again", "order", o.ID)
+			d.requeueOrFail(o, "The printer could not be reached. Please ask the staff for help.")
+			return 0
+		}
+		return due.Sub(now)
+	case queue.StageSent, queue.StageAwaitingPayment:
+		due := since(o.SentAt).Add(d.opt.PaymentTimeout)
+		if !now.Before(due) {
+			d.log.Info("payment timeout: releasing the order", "order", o.ID)
+			d.forget(o.VendorOrderID)
+			d.fail(o.ID, fmt.Sprintf("It was not paid at the kiosk within %s, so the order was released for the next customer. You can order again.", humanDuration(d.opt.PaymentTimeout)))
+			return 0
+		}
+		return due.Sub(now)
+	default: // paid, printing
+		due := o.UpdatedAt.Add(d.opt.InflightTimeout)
+		if !now.Before(due) {
+			d.log.Warn("no word from the machine about the order", "order", o.ID, "stage", o.Stage)
+			d.fail(o.ID, "The printer stopped reporting on this order. Please ask the staff for help.")
+			return 0
+		}
+		return due.Sub(now)
+	}
+}
+
+// requeueOrFail puts an order back at the head of the queue (it keeps its
+// place: its sequence number) or, past MaxAttempts, fails it with reason.
+func (d *Dispatcher) requeueOrFail(o queue.Order, reason string) {
+	now := d.opt.Now()
+	_, err := d.q.Update(o.ID, func(o *queue.Order) error {
+		if o.Attempts >= d.opt.MaxAttempts {
+			o.Status, o.Stage = queue.StatusFailed, queue.StageFailed
+			o.FailureReason = reason
+			o.CompletedAt = &now
+			return nil
+		}
+		o.Status, o.Stage = queue.StatusQueued, queue.StageQueued
+		o.VendorOrderID, o.PickupCode = "", ""
+		o.SentAt, o.FetchedAt, o.StartedAt = nil, nil, nil
+		return nil
+	})
+	if err != nil {
+		d.log.Error("requeue order", "order", o.ID, "err", err)
+	}
+}
+
+func (d *Dispatcher) fail(id, reason string) {
+	now := d.opt.Now()
+	d.update(id, func(o *queue.Order) {
+		o.Status, o.Stage = queue.StatusFailed, queue.StageFailed
+		o.FailureReason = reason
+		o.CompletedAt = &now
+	})
+}
+
+func (d *Dispatcher) update(id string, fn func(*queue.Order)) {
+	if _, err := d.q.Update(id, func(o *queue.Order) error { fn(o); return nil }); err != nil {
+		d.log.Error("update order", "order", id, "err", err)
+	}
+}
+
+// forget remembers a vendor order id we gave up on, so its late statuses
+// are never adopted by another order.
+func (d *Dispatcher) forget(vendorID string) {
+	if vendorID == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.opt.Now()
+	for id, at := range d.abandoned {
+		if now.Sub(at) > 24*time.Hour {
+			delete(d.abandoned, id)
+		}
+	}
+	d.abandoned[vendorID] = now
+}
+
+func (d *Dispatcher) hold(dur time.Duration) {
+	d.mu.Lock()
+	d.holdUntil = d.opt.Now().Add(dur)
+	d.mu.Unlock()
+}
+
+// pickupCode is what the customer tells the staff: the last four
+// characters of the vendor's order id.
+func pickupCode(vendorID string) string {
+	r := []rune(vendorID)
+	if len(r) > 4 {
+		r = r[len(r)-4:]
+	}
+	return string(r)
+}
+
+func rejectionText(err error) string {
+	var r *chitu.RejectedError
+	if errors.As(err, &r) && r.Msg != "" {
+		return r.Msg
+	}
+	return "no reason given"
+}
+
+func humanDuration(d time.Duration) string {
+	if d%time.Minute == 0 {
+		m := int(d / time.Minute)
+		if m == 1 {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return d.Round(time.Second).String()
+}

@@ -1,0 +1,133 @@
+// Package doctor checks a kiosk's setup the way a technician would, one
+// check at a time, and says for each failure what to fix.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"casefleet/agent/chitu"
+	"casefleet/agent/config"
+	"casefleet/agent/daemon"
+)
+
+// Check is one line of the report.
+type Check struct {
+	Name string
+	Err  error
+	Fix  string // what to do when Err is set
+	Info string // what was found when it passed
+}
+
+// Run performs every check it can and writes the report to w. It reports
+// whether every check passed.
+func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) bool {
+	var checks []Check
+	add := func(c Check) {
+		checks = append(checks, c)
+		mark, detail := "ok  ", c.Info
+		if c.Err != nil {
+			mark, detail = "FAIL", c.Err.Error()
+		}
+		fmt.Fprintf(w, "[%s] %-18s %s\n", mark, c.Name, detail)
+		if c.Err != nil && c.Fix != "" {
+			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
+		}
+	}
+	if loadErr != nil {
+		add(Check{Name: "config", Err: loadErr, Fix: "correct the config file (see /etc/casefleet/agent.yaml) or the CASEFLEET_* variables"})
+		return false
+	}
+	if err := cfg.Validate(); err != nil {
+		add(Check{Name: "config", Err: err, Fix: "set each key named above in the config file or as CASEFLEET_<KEY> (dots become underscores)"})
+	} else {
+		add(Check{Name: "config", Info: "machine " + cfg.Machine.Code})
+	}
+	add(checkDataDir(cfg.DataDir))
+	link, err := chitu.Dial(ctx, daemon.ChituConfig(cfg, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		add(Check{Name: "open API", Err: err, Fix: "fix the chitu.* settings"})
+		add(Check{Name: "MQTT", Err: err, Fix: "fix the chitu.* settings"})
+	} else {
+		defer link.Close()
+		add(checkOpenAPI(ctx, link, cfg))
+		add(checkMQTT(ctx, link, cfg))
+	}
+	for _, c := range checks {
+		if c.Err != nil {
+			fmt.Fprintln(w, "\nSome checks failed.")
+			return false
+		}
+	}
+	fmt.Fprintln(w, "\nAll checks passed.")
+	return true
+}
+
+func checkDataDir(dir string) Check {
+	c := Check{Name: "data dir", Fix: "create " + dir + " and make it writable by the agent's user (the package does this), or set data_dir"}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		c.Err = err
+		return c
+	}
+	probe := filepath.Join(dir, ".doctor-probe")
+	if err := os.WriteFile(probe, []byte("ok"), 0o600); err != nil {
+		c.Err = fmt.Errorf("%s is not writable: %w", dir, err)
+		return c
+	}
+	os.Remove(probe)
+	db, err := daemon.OpenDB(dir)
+	if err != nil {
+		// A running agent holds the lock: that is a healthy sign.
+		c.Info = dir + " (database in use by the running agent)"
+		return c
+	}
+	db.Close()
+	c.Info = dir
+	return c
+}
+
+func checkOpenAPI(ctx context.Context, link chitu.Link, cfg config.Config) Check {
+	c := Check{Name: "open API", Fix: "check chitu.base_url, chitu.app_id and chitu.app_secret, the machine code, and that this PC reaches " + cfg.Chitu.BaseURL}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	m, err := link.Machine(cctx)
+	if err != nil {
+		c.Err = err
+		if chitu.IsRejected(err) {
+			c.Fix = "the platform refused: check chitu.app_id, chitu.app_secret and that " + cfg.Machine.Code + " belongs to this app"
+		}
+		return c
+	}
+	state := "online"
+	if !m.Online {
+		state = "OFFLINE (switch the printer on and check its network)"
+	}
+	c.Info = fmt.Sprintf("%s %q is %s; ink c/m/y/k %s/%s/%s/%s", m.Code, m.Name, state, m.Ink.Cyan, m.Ink.Magenta, m.Ink.Yellow, m.Ink.Black)
+	return c
+}
+
+func checkMQTT(ctx context.Context, link chitu.Link, cfg config.Config) Check {
+	c := Check{Name: "MQTT", Fix: "check chitu.mqtt_url, chitu.mqtt_username and chitu.mqtt_password, and that this PC reaches the broker"}
+	deadline := time.NewTimer(15 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !link.MQTTConnected() {
+		select {
+		case <-ctx.Done():
+			c.Err = ctx.Err()
+			return c
+		case <-deadline.C:
+			c.Err = fmt.Errorf("no connection to %s within 15s", cfg.Chitu.MQTTURL)
+			return c
+		case <-tick.C:
+		}
+	}
+	c.Info = "connected to " + cfg.Chitu.MQTTURL
+	return c
+}

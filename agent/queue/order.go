@@ -1,0 +1,174 @@
+package queue
+
+import (
+	"crypto/rand"
+	"fmt"
+	"time"
+)
+
+// Status is an order's coarse state, the one customers' apps switch on.
+type Status string
+
+const (
+	StatusQueued    Status = "queued"
+	StatusPrinting  Status = "printing"
+	StatusComplete  Status = "complete"
+	StatusFailed    Status = "failed"
+	StatusCancelled Status = "cancelled"
+)
+
+// Terminal reports whether an order in this status is finished for good.
+func (s Status) Terminal() bool {
+	return s == StatusComplete || s == StatusFailed || s == StatusCancelled
+}
+
+func (s Status) valid() bool {
+	switch s {
+	case StatusQueued, StatusPrinting, StatusComplete, StatusFailed, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Stage is an order's finer step at the vendor, shown to customers and
+// operators.
+type Stage string
+
+const (
+	StageQueued          Stage = "queued" // waiting in line; only these can be cancelled by the customer
+	StageSending         Stage = "sending"
+	StageSent            Stage = "sent"
+	StageAwaitingPayment Stage = "awaiting_payment"
+	StagePaid            Stage = "paid"
+	StagePrinting        Stage = "printing"
+	StageComplete        Stage = "complete"
+	StageFailed          Stage = "failed"
+	StageCancelled       Stage = "cancelled"
+)
+
+// Terminal reports whether an order at this stage is finished for good.
+func (s Stage) Terminal() bool {
+	return s == StageComplete || s == StageFailed || s == StageCancelled
+}
+
+func (s Stage) valid() bool {
+	switch s {
+	case StageQueued, StageSending, StageSent, StageAwaitingPayment, StagePaid,
+		StagePrinting, StageComplete, StageFailed, StageCancelled:
+		return true
+	}
+	return false
+}
+
+// Order is one customer's print job.
+type Order struct {
+	ID          string `json:"id"` // NewID: random, unguessable
+	SessionID   string `json:"sessionId"`
+	MachineCode string `json:"machineCode"`
+	DeviceID    string `json:"deviceId"`
+	ImageURL    string `json:"imageUrl"`
+	ProductID   string `json:"productId"`
+	Status      Status `json:"status"`
+	Stage       Stage  `json:"stage"`
+	// QueuePosition and EstimatedWaitSeconds are computed on read, never
+	// stored; they are zero unless the order waits in line (Stage queued).
+	// See the estimate section of estimate.go.
+	QueuePosition        int        `json:"queuePosition,omitempty"`
+	EstimatedWaitSeconds int        `json:"estimatedWaitSeconds,omitempty"`
+	CreatedAt            time.Time  `json:"createdAt"`
+	StartedAt            *time.Time `json:"startedAt,omitempty"`
+	CompletedAt          *time.Time `json:"completedAt,omitempty"`
+	FailureReason        string     `json:"failureReason,omitempty"`
+	PickupCode           string     `json:"pickupCode,omitempty"` // last 4 chars of the vendor order id
+
+	// Internal bookkeeping; the API layer decides what to show.
+
+	// Seq is the FIFO key, assigned by Enqueue and never changed: an order
+	// put back in line (retried) keeps it and so is at the head again.
+	Seq           uint64     `json:"seq"`
+	VendorOrderID string     `json:"vendorOrderId,omitempty"`
+	PrintFile     string     `json:"printFile,omitempty"` // token of the print file
+	Attempts      int        `json:"attempts"`
+	SentAt        *time.Time `json:"sentAt,omitempty"`
+	FetchedAt     *time.Time `json:"fetchedAt,omitempty"` // when the machine fetched the print file
+	UpdatedAt     time.Time  `json:"updatedAt"`
+}
+
+// Waiting reports whether the order waits in line: not finished and not yet
+// handed to the machine.
+func (o Order) Waiting() bool { return !o.Status.Terminal() && o.Stage == StageQueued }
+
+// NewID returns a fresh random order id: 26 characters of base32 (128 bits),
+// safe in URLs and file names. Enqueue uses it when an order has no id; the
+// API layer may call it first to name the order's files.
+func NewID() string { return rand.Text() }
+
+// ValidID reports whether s has the form NewID produces. Use it to reject
+// hostile ids before they reach storage or file paths.
+func ValidID(s string) bool {
+	if len(s) != 26 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxField bounds every string field, so an oversized value from a client
+// or the vendor cannot bloat the store or exceed bbolt's key size limit.
+const maxField = 4096
+
+// validate checks the rules every stored order keeps.
+func (o Order) validate() error {
+	if !ValidID(o.ID) {
+		return fmt.Errorf("%w: malformed id %.40q", ErrInvalid, o.ID)
+	}
+	if !o.Status.valid() {
+		return fmt.Errorf("%w: unknown status %.40q", ErrInvalid, o.Status)
+	}
+	if !o.Stage.valid() {
+		return fmt.Errorf("%w: unknown stage %.40q", ErrInvalid, o.Stage)
+	}
+	if o.Status.Terminal() != o.Stage.Terminal() {
+		return fmt.Errorf("%w: status %s does not go with stage %s", ErrInvalid, o.Status, o.Stage)
+	}
+	if o.Seq == 0 {
+		return fmt.Errorf("%w: no sequence number", ErrInvalid)
+	}
+	fields := [...]struct{ name, value string }{
+		{"sessionId", o.SessionID}, {"machineCode", o.MachineCode}, {"deviceId", o.DeviceID},
+		{"imageUrl", o.ImageURL}, {"productId", o.ProductID}, {"failureReason", o.FailureReason},
+		{"pickupCode", o.PickupCode}, {"vendorOrderId", o.VendorOrderID}, {"printFile", o.PrintFile},
+	}
+	for _, f := range fields {
+		if len(f.value) > maxField {
+			return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, f.name, maxField)
+		}
+	}
+	for i := 0; i < len(o.SessionID); i++ {
+		if o.SessionID[i] == 0 { // the session index separates with NUL
+			return fmt.Errorf("%w: NUL in sessionId", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// checkChange rejects changes to the fields that identify an order and key
+// its indexes for life.
+func checkChange(old, new Order) error {
+	switch {
+	case new.ID != old.ID:
+		return fmt.Errorf("%w: id cannot change", ErrInvalid)
+	case new.Seq != old.Seq:
+		return fmt.Errorf("%w: seq cannot change", ErrInvalid)
+	case new.SessionID != old.SessionID:
+		return fmt.Errorf("%w: sessionId cannot change", ErrInvalid)
+	case !new.CreatedAt.Equal(old.CreatedAt):
+		return fmt.Errorf("%w: createdAt cannot change", ErrInvalid)
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Places one order on a demo kiosk through its HTTP API, the way the web app
+# does, then follows it until it is complete. Usage: scripts/order.sh [CODE]
+# Needs curl. Uses the simulator's preview picture of the first phone model
+# as the customer's photo.
+set -euo pipefail
+CODE=${1:-CT0700026}
+case "$CODE" in
+  CT0700026) PORT=7081 ;; CT0700027) PORT=7082 ;; CT0700046) PORT=7083 ;;
+  *) echo "unknown demo machine $CODE" >&2; exit 2 ;;
+esac
+API="http://127.0.0.1:$PORT/api/chitu/machine/$CODE"
+field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
+num() { grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
+
+echo "machine:  $(curl -fsS "$API/status")"
+products=$(curl -fsS "$API/products")
+product=$(echo "$products" | field productId)
+show=$(echo "$products" | field showImg)
+photo=$(mktemp --suffix=.png)
+trap 'rm -f "$photo"' EXIT
+curl -fsS -o "$photo" "$show"
+
+session=$(curl -fsS -X POST "$API/session" | field sessionId)
+echo "session:  $session"
+order=$(curl -sS -X POST "$API/print" -F sessionId="$session" -F productId="$product" \
+  -F placement='{"scale":1.2,"rotation":0,"offset":{"x":0,"y":0}}' -F image=@"$photo")
+echo "order:    $order"
+id=$(echo "$order" | field id)
+[ -n "$id" ] || { echo "the order was refused" >&2; exit 1; }
+
+last=""
+while :; do
+  o=$(curl -fsS -H "X-Session-Id: $session" "$API/queue/$id")
+  line="status=$(echo "$o" | field status) stage=$(echo "$o" | field stage) position=$(echo "$o" | num queuePosition) pickup=$(echo "$o" | field pickupCode)"
+  [ "$line" != "$last" ] && echo "  $line" && last=$line
+  case "$(echo "$o" | field status)" in complete|failed|cancelled) break ;; esac
+  sleep 1
+done
