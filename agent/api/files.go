@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
 )
 
@@ -32,7 +33,7 @@ func NewFileStore(dir string) (*FileStore, error) {
 // tokenLen is the hex length of a file token: 128 random bits.
 const tokenLen = 32
 
-// Create writes a new file with extension ext (".tiff") through write and
+// Create writes a new file with extension ext (".tif" or ".png") through write and
 // returns its name.
 func (f *FileStore) Create(ext string, write func(io.Writer) error) (string, error) {
 	var raw [tokenLen / 2]byte
@@ -85,7 +86,7 @@ func (f *FileStore) Remove(name string) error {
 // validFileName accepts only names Create makes: hex token plus extension.
 func validFileName(name string) bool {
 	token, ext, ok := strings.Cut(name, ".")
-	if !ok || len(token) != tokenLen || (ext != "tiff" && ext != "png") {
+	if !ok || len(token) != tokenLen || (ext != "tif" && ext != "png") {
 		return false
 	}
 	for _, c := range token {
@@ -132,11 +133,11 @@ func (s *Server) printFile(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.Info("machine fetched the print file", "order", o.ID)
 	}
-	ct := "image/tiff"
-	if strings.HasSuffix(name, ".png") {
-		ct = "image/png"
+	format := printfile.TIFF
+	if strings.HasSuffix(name, printfile.PNG.Ext()) {
+		format = printfile.PNG
 	}
-	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Type", format.ContentType())
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.ServeContent(w, r, "", info.ModTime(), f)
 }

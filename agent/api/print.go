@@ -134,6 +134,10 @@ func (s *Server) renderPrintFile(ctx context.Context, req printRequest, tpl *pri
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
+	// The line may have filled while this request waited its turn.
+	if err := s.checkAccepting(); err != nil {
+		return "", err
+	}
 	img, _, err := printfile.Decode(bytes.NewReader(req.image), s.opt.ImageLimits)
 	if err != nil {
 		return "", imageError(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"casefleet/agent/catalog"
@@ -72,10 +71,12 @@ func New(opt Options) *Server {
 		opt.PrintFormat = printfile.TIFF
 	}
 	s := &Server{
-		opt:     opt,
-		log:     opt.Logger.With("machine", opt.MachineCode),
-		limits:  newLimiter(opt.RequestsPerMinute, opt.OrdersPerHour),
-		renders: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		opt:    opt,
+		log:    opt.Logger.With("machine", opt.MachineCode),
+		limits: newLimiter(opt.RequestsPerMinute, opt.OrdersPerHour),
+		// One photo at a time: decoding a large progressive JPEG can take
+		// hundreds of MB, and Render already uses every core.
+		renders: make(chan struct{}, 1),
 	}
 	s.imageGet = opt.ImageClient
 	if s.imageGet == nil {

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/png"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -130,9 +128,9 @@ func (c *Catalog) download(ctx context.Context, url string) (image.Image, error)
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetch %s: %s", url, resp.Status)
 	}
-	img, err := png.Decode(io.LimitReader(resp.Body, maxTemplateBytes))
+	img, _, err := printfile.Decode(resp.Body, printfile.Limits{MaxBytes: maxTemplateBytes})
 	if err != nil {
-		return nil, fmt.Errorf("decode %s as PNG: %w", url, err)
+		return nil, fmt.Errorf("decode %s: %w", url, err)
 	}
 	return img, nil
 }
