@@ -75,6 +75,7 @@ type Queue struct {
 	PaymentTimeout       time.Duration `mapstructure:"payment_timeout"`
 	MaxAttempts          int           `mapstructure:"max_attempts"`
 	RetryDelay           time.Duration `mapstructure:"retry_delay"`
+	RefusalTimeout       time.Duration `mapstructure:"refusal_timeout"`
 	InflightTimeout      time.Duration `mapstructure:"inflight_timeout"`
 	ResendGrace          time.Duration `mapstructure:"resend_grace"`
 	DefaultPrintDuration time.Duration `mapstructure:"default_print_duration"`
@@ -133,6 +134,7 @@ var defaults = map[string]any{
 	"queue.payment_timeout":        "5m",
 	"queue.max_attempts":           3,
 	"queue.retry_delay":            "10s",
+	"queue.refusal_timeout":        "10m",
 	"queue.inflight_timeout":       "30m",
 	"queue.resend_grace":           "2m",
 	"queue.default_print_duration": "6m",
@@ -264,7 +266,7 @@ func (c Config) Validate() error {
 	positive := map[string]time.Duration{
 		"chitu.timeout": c.Chitu.Timeout, "chitu.poll_interval": c.Chitu.PollInterval,
 		"queue.payment_timeout": c.Queue.PaymentTimeout, "queue.inflight_timeout": c.Queue.InflightTimeout,
-		"queue.resend_grace": c.Queue.ResendGrace, "queue.default_print_duration": c.Queue.DefaultPrintDuration,
+		"queue.resend_grace": c.Queue.ResendGrace, "queue.refusal_timeout": c.Queue.RefusalTimeout, "queue.default_print_duration": c.Queue.DefaultPrintDuration,
 		"session.idle_timeout": c.Session.IdleTimeout,
 	}
 	for key, d := range positive {

@@ -104,6 +104,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		InflightTimeout: cfg.Queue.InflightTimeout,
 		ResendGrace:     cfg.Queue.ResendGrace,
 		RetryDelay:      cfg.Queue.RetryDelay,
+		RefusalTimeout:  cfg.Queue.RefusalTimeout,
 		PollInterval:    cfg.Chitu.PollInterval,
 		CallTimeout:     cfg.Chitu.Timeout + 5*time.Second,
 		MaxAttempts:     cfg.Queue.MaxAttempts,

@@ -21,7 +21,8 @@ type Options struct {
 	PaymentTimeout  time.Duration // unpaid this long after sending: released (5m)
 	InflightTimeout time.Duration // paid or printing with no word this long: failed (30m)
 	ResendGrace     time.Duration // ambiguous send with no sign of arrival: resent after this (2m)
-	RetryDelay      time.Duration // pause after the machine refused an order (10s)
+	RetryDelay      time.Duration // first pause after the machine refused an order; doubles up to a minute (10s)
+	RefusalTimeout  time.Duration // refused this long in a row: the order fails (10m)
 	PollInterval    time.Duration // how often the open API is asked for the machine's state (15s)
 	CallTimeout     time.Duration // per device call (20s)
 	MaxAttempts     int           // sends per order before it fails (3)
@@ -44,6 +45,7 @@ func (o *Options) defaults() {
 	def(&o.InflightTimeout, 30*time.Minute)
 	def(&o.ResendGrace, 2*time.Minute)
 	def(&o.RetryDelay, 10*time.Second)
+	def(&o.RefusalTimeout, 10*time.Minute)
 	def(&o.PollInterval, 15*time.Second)
 	def(&o.CallTimeout, 20*time.Second)
 	if o.MaxAttempts <= 0 {
@@ -71,6 +73,7 @@ type Dispatcher struct {
 	paused    bool
 	holdUntil time.Time            // no new send before this (after a refusal)
 	abandoned map[string]time.Time // vendor order ids given up on; never adopted again
+	refusals  refusals             // the head order's refusals in a row
 	published Status               // last machineStatus written to the event log
 }
 
@@ -233,9 +236,7 @@ func (d *Dispatcher) send(ctx context.Context, head queue.Order) {
 		}
 		log.Info("order at the machine", "vendor_order", vendorID)
 	case chitu.IsRejected(err):
-		log.Warn("machine refused the order", "err", err)
-		d.requeueOrFail(o, "The printer refused the order: "+rejectionText(err)+".")
-		d.hold(d.opt.RetryDelay)
+		d.refused(o, err)
 	default:
 		// Ambiguous: the platform may have created it. watch decides once
 		// the machine shows it has it, or ResendGrace passes without a sign.
@@ -296,6 +297,49 @@ func (d *Dispatcher) watch(ctx context.Context, o queue.Order) time.Duration {
 		}
 		return due.Sub(now)
 	}
+}
+
+// refusals counts the refusals in a row of the order at the head.
+type refusals struct {
+	order string
+	count int
+	since time.Time
+}
+
+// refused handles a definite refusal: nothing reached the machine, so it
+// costs the order no attempt. The order stays at the head and is offered
+// again with a growing pause (the machine may be busy with an unpaid
+// order, say) until it has been refused for RefusalTimeout.
+func (d *Dispatcher) refused(o queue.Order, err error) {
+	now := d.opt.Now()
+	d.mu.Lock()
+	if d.refusals.order != o.ID {
+		d.refusals = refusals{order: o.ID, since: now}
+	}
+	d.refusals.count++
+	r := d.refusals
+	d.mu.Unlock()
+
+	reason := "The printer refused the order: " + rejectionText(err) + "."
+	giveUp := now.Sub(r.since) >= d.opt.RefusalTimeout
+	d.log.Warn("machine refused the order", "order", o.ID, "err", err, "refusals", r.count, "giving_up", giveUp)
+	_, uerr := d.q.Update(o.ID, func(o *queue.Order) error {
+		if giveUp {
+			o.Status, o.Stage = queue.StatusFailed, queue.StageFailed
+			o.FailureReason = reason
+			o.CompletedAt = &now
+			return nil
+		}
+		o.Stage = queue.StageQueued
+		o.Attempts--
+		o.SentAt, o.FetchedAt = nil, nil
+		return nil
+	})
+	if uerr != nil {
+		d.log.Error("requeue refused order", "order", o.ID, "err", uerr)
+	}
+	pause := d.opt.RetryDelay << min(r.count-1, 16)
+	d.hold(min(pause, max(time.Minute, d.opt.RetryDelay)))
 }
 
 // requeueOrFail puts an order back at the head of the queue (it keeps its

@@ -1,0 +1,49 @@
+package daemon_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"casefleet/agent/agenttest"
+)
+
+// An order placed over HTTP reaches the (simulated) machine once, is paid,
+// printed and completed, and the customer sees every step.
+func TestOrderFromHTTPToComplete(t *testing.T) {
+	sim := agenttest.StartSim(t, agenttest.SimOptions{PrintTime: 200 * time.Millisecond})
+	agent := agenttest.StartAgent(t, sim.AgentConfig("CT0700026", t.TempDir()))
+	phone := agenttest.NewCustomer(t, agent.API())
+	waitOnline(t, agent)
+
+	o := phone.Order(t, phone.FirstProduct(t))
+	if o.Status != "queued" || o.QueuePosition != 1 || o.ID == "" {
+		t.Fatalf("new order: %+v", o)
+	}
+	done := phone.WaitStatus(t, o.ID, "complete", 20*time.Second)
+	if done.PickupCode == "" || done.CompletedAt == nil || done.StartedAt == nil {
+		t.Fatalf("completed order lacks pickup code or times: %+v", done)
+	}
+	seen := sim.Orders(t, "CT0700026")
+	if len(seen) != 1 {
+		t.Fatalf("the machine got %d orders, want exactly 1: %+v", len(seen), seen)
+	}
+	if seen[0].ImageURL != done.ImageURL || !seen[0].Fetch.OK {
+		t.Fatalf("machine's order %+v does not match the agent's %+v", seen[0], done)
+	}
+}
+
+func waitOnline(t *testing.T, a *agenttest.Agent) {
+	t.Helper()
+	agenttest.Eventually(t, 10*time.Second, "machine online", func() bool {
+		resp, err := http.Get(a.API() + "/status")
+		if err != nil {
+			return false
+		}
+		var st struct {
+			Status string `json:"status"`
+		}
+		agenttest.MustJSON(t, resp, &st)
+		return st.Status == "online"
+	})
+}

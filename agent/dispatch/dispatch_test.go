@@ -1,0 +1,182 @@
+package dispatch_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"casefleet/agent/agenttest"
+	"casefleet/agent/config"
+)
+
+const code = "CT0700026"
+
+// start runs a simulator and an agent against it; tune adjusts the
+// agent's configuration.
+func start(t *testing.T, simOpt agenttest.SimOptions, tune func(*config.Config)) (*agenttest.Sim, *agenttest.Agent, *agenttest.Customer, string) {
+	t.Helper()
+	simOpt.Machines = []string{code}
+	sim := agenttest.StartSim(t, simOpt)
+	cfg := sim.AgentConfig(code, t.TempDir())
+	if tune != nil {
+		tune(&cfg)
+	}
+	agent := agenttest.StartAgent(t, cfg)
+	phone := agenttest.NewCustomer(t, agent.API())
+	waitStatus(t, agent, "online")
+	return sim, agent, phone, phone.FirstProduct(t)
+}
+
+func waitStatus(t *testing.T, a *agenttest.Agent, want string) {
+	t.Helper()
+	agenttest.Eventually(t, 10*time.Second, "machine "+want, func() bool {
+		resp, err := http.Get(a.API() + "/status")
+		if err != nil {
+			return false
+		}
+		var st struct {
+			Status string `json:"status"`
+		}
+		agenttest.MustJSON(t, resp, &st)
+		return st.Status == want
+	})
+}
+
+// An order left unpaid at the machine is released with a reason after
+// queue.payment_timeout, and the next customer's order goes ahead.
+func TestUnpaidOrderIsReleasedAndTheLineMovesOn(t *testing.T) {
+	sim, agent, phone, product := start(t, agenttest.SimOptions{PayDelay: -1}, func(c *config.Config) {
+		c.Queue.PaymentTimeout = 700 * time.Millisecond
+	})
+	noShow := phone.Order(t, product)
+	next := agenttest.NewCustomer(t, agent.API())
+	second := next.Order(t, product)
+	if second.QueuePosition != 2 {
+		t.Fatalf("second order at position %d, want 2", second.QueuePosition)
+	}
+
+	released := phone.WaitStatus(t, noShow.ID, "failed", 10*time.Second)
+	if !strings.Contains(released.FailureReason, "not paid") {
+		t.Fatalf("reason %q does not say it was not paid", released.FailureReason)
+	}
+	// The machine refuses new orders ("busy") until its own payment screen
+	// gives up on the no-show; the next order waits at the head meanwhile.
+	agenttest.Eventually(t, 10*time.Second, "the next order waits while the machine still holds the no-show", func() bool {
+		return len(sim.Orders(t, code)) == 1 && next.Get(t, second.ID).Status == "queued"
+	})
+	sim.Admin(t, http.MethodPost, "/admin/orders/"+sim.Orders(t, code)[0].ID+"/fail", map[string]string{"reason": "payment screen timed out"}, nil)
+	agenttest.Eventually(t, 10*time.Second, "second order at the machine", func() bool {
+		return next.Get(t, second.ID).Stage == "awaiting_payment"
+	})
+	if n := len(sim.Orders(t, code)); n != 2 {
+		t.Fatalf("machine saw %d orders, want 2", n)
+	}
+}
+
+// The machine going offline mid-print puts the order back at the head of
+// the line; it is sent again when the machine returns, up to
+// queue.max_attempts, then fails with a reason the customer can read.
+func TestOfflineMidPrintRequeuesAtHeadThenFails(t *testing.T) {
+	sim, agent, phone, product := start(t, agenttest.SimOptions{PrintTime: time.Minute}, func(c *config.Config) {
+		c.Queue.MaxAttempts = 2
+	})
+	first := phone.Order(t, product)
+	other := agenttest.NewCustomer(t, agent.API())
+	second := other.Order(t, product)
+
+	for attempt := 1; attempt <= 2; attempt++ {
+		phone.WaitStatus(t, first.ID, "printing", 10*time.Second)
+		sim.Admin(t, http.MethodPost, "/admin/machines/"+code+"/offline", nil, nil)
+		waitStatus(t, agent, "offline")
+		if attempt == 1 {
+			back := phone.WaitStatus(t, first.ID, "queued", 10*time.Second)
+			if back.QueuePosition != 1 || other.Get(t, second.ID).QueuePosition != 2 {
+				t.Fatalf("after going offline: first at %d, second at %d; want 1 and 2",
+					back.QueuePosition, other.Get(t, second.ID).QueuePosition)
+			}
+		}
+		sim.Admin(t, http.MethodPost, "/admin/machines/"+code+"/online", nil, nil)
+	}
+	failed := phone.WaitStatus(t, first.ID, "failed", 10*time.Second)
+	if !strings.Contains(failed.FailureReason, "offline") {
+		t.Fatalf("reason %q does not say the printer went offline", failed.FailureReason)
+	}
+	other.WaitStatus(t, second.ID, "printing", 10*time.Second)
+	if n := len(sim.Orders(t, code)); n != 3 {
+		t.Fatalf("machine saw %d orders, want 3 (first twice, then second)", n)
+	}
+}
+
+// A refusal by the open API is retried after queue.retry_delay; a refusal
+// that persists past queue.refusal_timeout fails the order with the
+// platform's reason.
+func TestRefusedOrderIsRetriedThenFailsWithTheReason(t *testing.T) {
+	sim, _, phone, product := start(t, agenttest.SimOptions{}, func(c *config.Config) {
+		c.Queue.RefusalTimeout = time.Second
+	})
+	sim.Admin(t, http.MethodPost, "/admin/faults", map[string]any{"call": "machineCreateOrder", "status": 500, "msg": "系统繁忙", "count": 1}, nil)
+	once := phone.Order(t, product)
+	phone.WaitStatus(t, once.ID, "complete", 15*time.Second)
+
+	sim.Admin(t, http.MethodPost, "/admin/faults", map[string]any{"call": "machineCreateOrder", "status": 500, "msg": "设备故障"}, nil)
+	never := phone.Order(t, product)
+	failed := phone.WaitStatus(t, never.ID, "failed", 15*time.Second)
+	if !strings.Contains(failed.FailureReason, "设备故障") {
+		t.Fatalf("reason %q lacks the platform's message", failed.FailureReason)
+	}
+	if n := len(sim.Orders(t, code)); n != 1 {
+		t.Fatalf("machine has %d orders, want 1: refusals create nothing", n)
+	}
+}
+
+// A create-order call that times out after the platform created the order
+// is not repeated: the machine fetching the print file shows it arrived,
+// and the order's statuses are adopted.
+func TestTimedOutSendIsNotRepeatedWhenTheMachineHasIt(t *testing.T) {
+	sim, _, phone, product := start(t, agenttest.SimOptions{}, func(c *config.Config) {
+		c.Chitu.Timeout = 300 * time.Millisecond
+		c.Queue.ResendGrace = time.Minute
+	})
+	sim.Admin(t, http.MethodPost, "/admin/faults", map[string]any{"call": "machineCreateOrder", "delayMs": 2000, "count": 1}, nil)
+	o := phone.Order(t, product)
+	done := phone.WaitStatus(t, o.ID, "complete", 20*time.Second)
+	seen := sim.Orders(t, code)
+	if len(seen) != 1 {
+		t.Fatalf("machine got %d orders, want exactly 1", len(seen))
+	}
+	if !strings.HasSuffix(seen[0].ID, done.PickupCode) || done.PickupCode == "" {
+		t.Fatalf("pickup code %q is not the end of the adopted vendor order %s", done.PickupCode, seen[0].ID)
+	}
+}
+
+// A send that failed at a gateway (nothing created, nothing fetched) is
+// sent again after queue.resend_grace.
+func TestFailedSendWithNoSignOfArrivalIsResent(t *testing.T) {
+	sim, _, phone, product := start(t, agenttest.SimOptions{}, func(c *config.Config) {
+		c.Queue.ResendGrace = 300 * time.Millisecond
+	})
+	sim.Admin(t, http.MethodPost, "/admin/faults", map[string]any{"call": "machineCreateOrder", "httpStatus": 502, "count": 1}, nil)
+	o := phone.Order(t, product)
+	phone.WaitStatus(t, o.ID, "complete", 20*time.Second)
+	if n := len(sim.Orders(t, code)); n != 1 {
+		t.Fatalf("machine got %d orders, want 1", n)
+	}
+}
+
+// The machine reporting a failed print fails the order with a reason.
+func TestMachineFailureReachesTheCustomer(t *testing.T) {
+	sim, _, phone, product := start(t, agenttest.SimOptions{PayDelay: -1}, nil)
+	o := phone.Order(t, product)
+	agenttest.Eventually(t, 10*time.Second, "order at the machine", func() bool {
+		return phone.Get(t, o.ID).Stage == "awaiting_payment"
+	})
+	vendor := sim.Orders(t, code)[0].ID
+	sim.Admin(t, http.MethodPost, "/admin/orders/"+vendor+"/pay", nil, nil)
+	phone.WaitStatus(t, o.ID, "printing", 10*time.Second)
+	sim.Admin(t, http.MethodPost, "/admin/orders/"+vendor+"/fail", map[string]string{"reason": "head jam"}, nil)
+	failed := phone.WaitStatus(t, o.ID, "failed", 10*time.Second)
+	if failed.FailureReason == "" {
+		t.Fatal("no failure reason")
+	}
+}
