@@ -7,6 +7,7 @@ package testenv
 import (
 	"net"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -54,4 +55,21 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// MosquittoBinary is the path of the mosquitto broker binary, for tests
+// that run (and restart) a broker of their own.
+func MosquittoBinary(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"mosquitto", "/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	msg := "\n*** the mosquitto binary is not installed (apt-get install mosquitto)\n"
+	if Required() {
+		t.Fatal(msg + "*** " + RequireVar + "=1, so this is a failure")
+	}
+	t.Skip(msg + "*** SKIPPING this test (set " + RequireVar + "=1 to make it fail)")
+	return ""
 }
