@@ -49,7 +49,6 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	log = log.With("machine", cfg.Machine.Code)
 
 	db, err := OpenDB(cfg.DataDir)
 	if err != nil {
@@ -117,7 +116,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Queue:             q,
 		Sessions:          sessions,
 		Machine:           disp,
-		Catalog:           catalog.New(link, nil, 5*time.Minute, log),
+		Catalog:           catalog.New(link, nil, 5*time.Minute, log.With("machine", cfg.Machine.Code)),
 		Files:             files,
 		ImageLimits:       printfile.Limits{MaxBytes: cfg.Image.MaxBytes, MaxPixels: cfg.Image.MaxPixels},
 		AllowedHosts:      cfg.Image.AllowedHosts,
@@ -149,7 +148,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		defer cancel()
 		return httpSrv.Shutdown(sctx)
 	})
-	log.Info("agent ready", "lan", lanAddr, "version", opt.Version, "data_dir", cfg.DataDir)
+	log.Info("agent ready", "machine", cfg.Machine.Code, "lan", lanAddr, "version", opt.Version, "data_dir", cfg.DataDir)
 	if opt.Ready != nil {
 		opt.Ready(lanAddr)
 	}

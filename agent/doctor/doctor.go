@@ -22,6 +22,7 @@ type Check struct {
 	Err  error
 	Fix  string // what to do when Err is set
 	Info string // what was found when it passed
+	Skip bool   // not run: an earlier check it depends on failed
 }
 
 // Run performs every check it can and writes the report to w. It reports
@@ -31,8 +32,11 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 	add := func(c Check) {
 		checks = append(checks, c)
 		mark, detail := "ok  ", c.Info
-		if c.Err != nil {
+		switch {
+		case c.Err != nil:
 			mark, detail = "FAIL", c.Err.Error()
+		case c.Skip:
+			mark = "skip"
 		}
 		fmt.Fprintf(w, "[%s] %-18s %s\n", mark, c.Name, detail)
 		if c.Err != nil && c.Fix != "" {
@@ -55,8 +59,15 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 		add(Check{Name: "MQTT", Err: err, Fix: "fix the chitu.* settings"})
 	} else {
 		defer link.Close()
-		add(checkOpenAPI(ctx, link, cfg))
-		add(checkMQTT(ctx, link, cfg))
+		api := checkOpenAPI(ctx, link, cfg)
+		add(api)
+		if api.Err != nil {
+			// The MQTT topic comes from the machine's id, which only the
+			// open API gives.
+			add(Check{Name: "MQTT", Skip: true, Info: "needs the open API to work first"})
+		} else {
+			add(checkMQTT(ctx, link, cfg))
+		}
 	}
 	for _, c := range checks {
 		if c.Err != nil {
@@ -113,7 +124,7 @@ func checkOpenAPI(ctx context.Context, link chitu.Link, cfg config.Config) Check
 
 func checkMQTT(ctx context.Context, link chitu.Link, cfg config.Config) Check {
 	c := Check{Name: "MQTT", Fix: "check chitu.mqtt_url, chitu.mqtt_username and chitu.mqtt_password, and that this PC reaches the broker"}
-	deadline := time.NewTimer(15 * time.Second)
+	deadline := time.NewTimer(10 * time.Second)
 	defer deadline.Stop()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -123,7 +134,7 @@ func checkMQTT(ctx context.Context, link chitu.Link, cfg config.Config) Check {
 			c.Err = ctx.Err()
 			return c
 		case <-deadline.C:
-			c.Err = fmt.Errorf("no connection to %s within 15s", cfg.Chitu.MQTTURL)
+			c.Err = fmt.Errorf("no connection to %s within 10s", cfg.Chitu.MQTTURL)
 			return c
 		case <-tick.C:
 		}
