@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 }
 
 // freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -88,7 +88,7 @@ func (s *syncBuffer) count(substr string) int {
 	return n
 }
 
-func startProc(t *testing.T, name string, env []string, args ...string) *proc {
+func startProc(t testing.TB, name string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, log: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(binDir, strings.Fields(name)[0]), args...)
@@ -116,7 +116,7 @@ func (p *proc) kill() {
 }
 
 // waitHTTP waits until url answers.
-func waitHTTP(t *testing.T, url string) {
+func waitHTTP(t testing.TB, url string) {
 	t.Helper()
 	agenttest.Eventually(t, 15*time.Second, url+" answers", func() bool {
 		resp, err := http.Get(url)
@@ -134,7 +134,7 @@ type simProc struct {
 	URL string
 }
 
-func startSim(t *testing.T, codes []string, extra ...string) *simProc {
+func startSim(t testing.TB, codes []string, extra ...string) *simProc {
 	t.Helper()
 	addr := freeAddr(t)
 	args := append([]string{"--http", addr, "--mqtt", freeAddr(t), "--machines", strings.Join(codes, ","),
