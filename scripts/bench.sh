@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make bench: the benchmark suite, printed as a table of medians.
+# COUNT runs of each benchmark (default 5); raw output goes to bench.out.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNT=${COUNT:-5}
+OUT=${BENCH_OUT:-bench.out}
+
+echo "== Go benchmarks (count=$COUNT; raw output in $OUT)"
+{
+  # Durable order transitions (bbolt, fsync on every commit).
+  go test -run '^$' -bench 'Transition|Enqueue' -benchmem -count "$COUNT" ./agent/queue
+  # A 12-megapixel JPEG to the print TIFF: time and peak memory.
+  go test -run '^$' -bench 'PrintFile12MP|Decode12MP|Render12MP' -benchmem -count "$COUNT" ./agent/printfile
+  # Agent start-up to ready (a real process against the simulator).
+  go test -run '^$' -bench 'AgentStartup' -benchtime 10x -count "$COUNT" ./agent/e2e
+} | tee "$OUT" | go run ./scripts/benchtable
