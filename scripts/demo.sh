@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 BIN=${BIN:-bin}
 DEMO_DIR=${DEMO_DIR:-$(mktemp -d -t casefleet-demo.XXXXXX)}
+mkdir -p "$DEMO_DIR"
 SIM_HTTP=${SIM_HTTP:-127.0.0.1:9100}
 SIM_MQTT=${SIM_MQTT:-127.0.0.1:18830}
 APP_ID=demo-app

@@ -44,6 +44,7 @@ type Order struct {
 	ID                   string     `json:"id"`
 	SessionID            string     `json:"sessionId"`
 	MachineCode          string     `json:"machineCode"`
+	DeviceID             string     `json:"deviceId"`
 	ImageURL             string     `json:"imageUrl"`
 	Status               string     `json:"status"`
 	Stage                string     `json:"stage"`

@@ -21,7 +21,7 @@ func TestOrderFromHTTPToComplete(t *testing.T) {
 		t.Fatalf("new order: %+v", o)
 	}
 	done := phone.WaitStatus(t, o.ID, "complete", 20*time.Second)
-	if done.PickupCode == "" || done.CompletedAt == nil || done.StartedAt == nil {
+	if done.PickupCode == "" || done.CompletedAt == nil || done.StartedAt == nil || done.DeviceID == "" {
 		t.Fatalf("completed order lacks pickup code or times: %+v", done)
 	}
 	seen := sim.Orders(t, "CT0700026")

@@ -79,9 +79,10 @@ type Dispatcher struct {
 
 // machineState is what the dispatcher knows of the printer.
 type machineState struct {
-	reachable   bool // the open API answered the last poll
-	online      bool // the platform says the machine is online
-	normal      bool // the last machineInfo said isNormal
+	deviceID    string // the platform's id of the machine
+	reachable   bool   // the open API answered the last poll
+	online      bool   // the platform says the machine is online
+	normal      bool   // the last machineInfo said isNormal
 	ink         chitu.Ink
 	lastContact time.Time
 	lastError   string
@@ -196,10 +197,14 @@ func (d *Dispatcher) send(ctx context.Context, head queue.Order) {
 		return
 	}
 	now := d.opt.Now()
+	d.mu.Lock()
+	deviceID := d.machine.deviceID
+	d.mu.Unlock()
 	o, err := d.q.Update(head.ID, func(o *queue.Order) error {
 		if o.Stage != queue.StageQueued {
 			return errNotQueued
 		}
+		o.DeviceID = deviceID
 		o.Stage = queue.StageSending
 		o.Attempts++
 		o.SentAt = &now

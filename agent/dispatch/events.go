@@ -192,6 +192,7 @@ func (d *Dispatcher) poll(ctx context.Context) {
 		d.log.Info("machine state", "online", m.Online)
 	}
 	d.machine.reachable = true
+	d.machine.deviceID = m.DeviceID
 	d.machine.online = m.Online
 	d.machine.ink = m.Ink
 	d.machine.lastContact = d.opt.Now()
