@@ -188,6 +188,9 @@ func TestHundredConcurrentOrdersFillTheCapExactly(t *testing.T) {
 	customers := make([]*agenttest.Customer, 100)
 	for i := range customers {
 		customers[i] = agenttest.NewCustomer(t, k.agent.API())
+		// Twenty renders take their turn one at a time; under the race
+		// detector on a small machine that is slow.
+		customers[i].Client.Timeout = 5 * time.Minute
 	}
 	type result struct {
 		status     int

@@ -55,6 +55,11 @@ func (s *Server) print(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkAccepting(); err != nil {
 		return err
 	}
+	release, err := s.reserve()
+	if err != nil {
+		return err
+	}
+	defer release()
 	if req.productID == "" {
 		return newError(http.StatusBadRequest, "product_required", "Choose a phone model (productId).")
 	}
@@ -118,6 +123,27 @@ func (s *Server) checkAccepting() error {
 	return nil
 }
 
+// reserve holds a place against the cap while an order's print file is
+// rendered, so a burst of customers is turned away at once instead of
+// waiting for renders that cannot end in an order. Enqueue still decides.
+func (s *Server) reserve() (release func(), err error) {
+	st, err := s.opt.Machine.Status()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st.QueueLength+s.preparing >= s.opt.MaxOrders {
+		return nil, s.queueFull()
+	}
+	s.preparing++
+	return func() {
+		s.mu.Lock()
+		s.preparing--
+		s.mu.Unlock()
+	}, nil
+}
+
 func (s *Server) queueFull() error {
 	retry := time.Minute
 	if st, err := s.opt.Machine.Status(); err == nil && st.QueueLength > 0 {
@@ -133,10 +159,6 @@ func (s *Server) renderPrintFile(ctx context.Context, req printRequest, tpl *pri
 		defer func() { <-s.renders }()
 	case <-ctx.Done():
 		return "", ctx.Err()
-	}
-	// The line may have filled while this request waited its turn.
-	if err := s.checkAccepting(); err != nil {
-		return "", err
 	}
 	img, _, err := printfile.Decode(bytes.NewReader(req.image), s.opt.ImageLimits)
 	if err != nil {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"sync"
 	"log/slog"
 	"net/http"
 	"time"
@@ -50,6 +51,9 @@ type Server struct {
 	log      *slog.Logger
 	limits   *limiter
 	renders  chan struct{} // bounds concurrent decode+render work
+
+	mu        sync.Mutex
+	preparing int // orders being rendered: they hold a place against the cap
 	imageGet *http.Client
 }
 

@@ -47,7 +47,7 @@ func waitStatus(t *testing.T, a *agenttest.Agent, want string) {
 // queue.payment_timeout, and the next customer's order goes ahead.
 func TestUnpaidOrderIsReleasedAndTheLineMovesOn(t *testing.T) {
 	sim, agent, phone, product := start(t, agenttest.SimOptions{PayDelay: -1}, func(c *config.Config) {
-		c.Queue.PaymentTimeout = 700 * time.Millisecond
+		c.Queue.PaymentTimeout = 3 * time.Second
 	})
 	noShow := phone.Order(t, product)
 	next := agenttest.NewCustomer(t, agent.API())
