@@ -3,9 +3,9 @@ package api
 import (
 	"context"
 	"errors"
-	"sync"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"casefleet/agent/catalog"
@@ -47,14 +47,14 @@ type Options struct {
 
 // Server serves the customer API for one machine.
 type Server struct {
-	opt      Options
-	log      *slog.Logger
-	limits   *limiter
-	renders  chan struct{} // bounds concurrent decode+render work
+	opt     Options
+	log     *slog.Logger
+	limits  *limiter
+	renders chan struct{} // bounds concurrent decode+render work
 
 	mu        sync.Mutex
 	preparing int // orders being rendered: they hold a place against the cap
-	imageGet *http.Client
+	imageGet  *http.Client
 }
 
 // New returns the API server.
