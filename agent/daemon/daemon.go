@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
 	"casefleet/agent/session"
+	"casefleet/shared/tunnel"
 )
 
 // DBFile is the bbolt file inside data_dir.
@@ -38,6 +40,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// Ready, when set, is called once the agent serves on its LAN address.
 	Ready func(lanAddr string)
+	// OnTunnel, when set, is called on every change of the relay tunnel.
+	OnTunnel func(tunnel.State)
 }
 
 // Run runs the agent until ctx is done.
@@ -134,6 +138,29 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	if cfg.Relay.URL != "" {
+		g.Go(func() error {
+			return tunnel.RunAgent(gctx, tunnel.AgentConfig{
+				RelayURL:    cfg.Relay.URL,
+				MachineCode: cfg.Machine.Code,
+				Token:       cfg.Relay.Token,
+				Version:     opt.Version,
+				Handler:     httpSrv.Handler,
+				Logger:      log.With("machine", cfg.Machine.Code, "component", "tunnel"),
+				OnState: func(st tunnel.State) {
+					// The relay's announced URL is where the machine fetches
+					// print files, unless public_url says otherwise.
+					if st.Connected && st.PublicURL != "" && cfg.PublicURL == "" {
+						base := strings.TrimRight(st.PublicURL, "/")
+						public.Store(&base)
+					}
+					if opt.OnTunnel != nil {
+						opt.OnTunnel(st)
+					}
+				},
+			})
+		})
+	}
 	g.Go(func() error { return disp.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error {
