@@ -42,6 +42,14 @@ type Options struct {
 	RequestsPerMinute int // per session, every call
 	OrdersPerHour     int // per session, POST print
 
+	// Web serves the customer web app: GET /editor and its assets under
+	// /app/. Nil serves neither.
+	Web http.Handler
+	// Push handles Web Push subscriptions at POST and DELETE
+	// /api/chitu/machine/{code}/push (and GET .../push/key for the VAPID
+	// public key). Nil answers 404.
+	Push http.Handler
+
 	Logger *slog.Logger
 }
 
@@ -103,6 +111,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+m+"/events", s.events)
 	mux.HandleFunc("GET "+m+"/files/{file}", s.printFile)
 	mux.HandleFunc("HEAD "+m+"/files/{file}", s.printFile)
+	if s.opt.Web != nil {
+		mux.Handle("GET /editor", s.opt.Web)
+		mux.Handle("GET /app/", s.opt.Web)
+	}
+	if s.opt.Push != nil {
+		mux.Handle(m+"/push", s.machineChecked(s.opt.Push))
+		mux.Handle(m+"/push/", s.machineChecked(s.opt.Push))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -214,6 +230,17 @@ func (s *Server) machineRoute(h handlerFunc) http.HandlerFunc {
 			writeError(w, s.log, err)
 		}
 	}
+}
+
+// machineChecked passes requests for this machine on to h.
+func (s *Server) machineChecked(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := s.checkMachine(r.PathValue("code")); err != nil {
+			writeError(w, s.log, err)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) checkMachine(code string) error {
