@@ -194,12 +194,20 @@ func (a *Agent) Stop(t testing.TB) {
 // StartAgent runs an agent with cfg in the test process until cleanup.
 func StartAgent(t testing.TB, cfg config.Config) *Agent {
 	t.Helper()
+	return StartAgentWith(t, cfg, daemon.Options{})
+}
+
+// StartAgentWith is StartAgent with daemon options (web app, push, tunnel
+// callbacks); its Version, Logger and Ready are set here.
+func StartAgentWith(t testing.TB, cfg config.Config, opt daemon.Options) *Agent {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	a := &Agent{Code: cfg.Machine.Code, stop: cancel, done: make(chan error, 1)}
 	go func() {
-		a.done <- daemon.Run(ctx, cfg, daemon.Options{Version: "test", Logger: Logger(t, "agent "+cfg.Machine.Code),
-			Ready: func(addr string) { ready <- addr }})
+		opt.Version, opt.Logger = "test", Logger(t, "agent "+cfg.Machine.Code)
+		opt.Ready = func(addr string) { ready <- addr }
+		a.done <- daemon.Run(ctx, cfg, opt)
 	}()
 	select {
 	case addr := <-ready:

@@ -42,6 +42,20 @@ type Options struct {
 	Ready func(lanAddr string)
 	// OnTunnel, when set, is called on every change of the relay tunnel.
 	OnTunnel func(tunnel.State)
+	// Web, when set, is the customer web app (GET /editor, /app/...).
+	Web http.Handler
+	// Push, when set, builds the Web Push part from the agent's store: its
+	// handler (mounted at .../push) and a background loop run with the rest.
+	Push func(p Parts) (http.Handler, func(context.Context) error, error)
+}
+
+// Parts are the agent's stores, handed to optional parts.
+type Parts struct {
+	DB       *bbolt.DB
+	Queue    *queue.Queue
+	Sessions *session.Store
+	Config   config.Config
+	Logger   *slog.Logger
 }
 
 // Run runs the agent until ctx is done.
@@ -114,6 +128,14 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		FileURL:         fileURL,
 		Logger:          log,
 	})
+	var pushHandler http.Handler
+	var pushRun func(context.Context) error
+	if opt.Push != nil {
+		pushHandler, pushRun, err = opt.Push(Parts{DB: db, Queue: q, Sessions: sessions, Config: cfg, Logger: log})
+		if err != nil {
+			return fmt.Errorf("web push: %w", err)
+		}
+	}
 	srv := api.New(api.Options{
 		MachineCode:       cfg.Machine.Code,
 		MaxOrders:         cfg.Queue.MaxOrders,
@@ -128,6 +150,8 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Rotate90:          cfg.Chitu.Rotate90,
 		RequestsPerMinute: cfg.Session.RequestsPerMin,
 		OrdersPerHour:     cfg.Session.OrdersPerHour,
+		Web:               opt.Web,
+		Push:              pushHandler,
 		Logger:            log,
 	})
 	httpSrv := &http.Server{
@@ -163,6 +187,9 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	}
 	g.Go(func() error { return disp.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
+	if pushRun != nil {
+		g.Go(func() error { return pushRun(gctx) })
+	}
 	g.Go(func() error {
 		if err := httpSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("LAN server: %w", err)
