@@ -1,0 +1,97 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// handshakeTimeout bounds dialing the relay and its answer.
+const handshakeTimeout = 15 * time.Second
+
+// Timeouts of the HTTP server on the tunnel. The relay's transport drops
+// idle streams after 90 s, before the agent does, so that it never sends a
+// request on a stream the agent is closing.
+const (
+	tunnelReadHeaderTimeout = 30 * time.Second
+	tunnelIdleTimeout       = 2 * time.Minute
+)
+
+// connect dials the relay once and, if it accepts, serves the handler on
+// the tunnel until the tunnel or ctx ends. It calls up once the tunnel is
+// established, and returns why it ended.
+func (a *agent) connect(ctx context.Context, up func(publicURL string)) error {
+	l, publicURL, err := a.dial(ctx)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a.cfg.Handler,
+		ReadHeaderTimeout: tunnelReadHeaderTimeout,
+		IdleTimeout:       tunnelIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	up(publicURL)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	select {
+	case <-ctx.Done():
+		srv.Close() // closes l, and so every stream
+		<-served
+		return ctx.Err()
+	case err := <-served:
+		srv.Close()
+		if reason := l.Err(); reason != nil {
+			return fmt.Errorf("%w: %w", ErrClosed, reason)
+		}
+		return err
+	}
+}
+
+// dial performs the handshake and starts yamux on the WebSocket.
+func (a *agent) dial(ctx context.Context) (l *link, publicURL string, err error) {
+	header := http.Header{}
+	header.Set("Authorization", "Bearer "+a.cfg.Token)
+	header.Set(HeaderMachine, a.cfg.MachineCode)
+	if a.cfg.Version != "" {
+		header.Set(HeaderVersion, a.cfg.Version)
+		header.Set("User-Agent", "casefleet-agent/"+a.cfg.Version)
+	}
+
+	dialCtx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	ws, resp, err := websocket.Dial(dialCtx, a.endpoint, &websocket.DialOptions{
+		HTTPHeader:      header,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			var body []byte
+			if resp.Body != nil {
+				body = readAtMost(resp.Body, 1024)
+			}
+			return nil, "", parseRefusal(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		return nil, "", fmt.Errorf("dial relay %s: %w", a.endpoint, err)
+	}
+
+	publicURL, err = parsePublicURL(resp.Header.Get(HeaderPublicURL))
+	if err != nil {
+		// Not worth losing the tunnel over: print-file URLs may also come
+		// from the agent's own setting.
+		a.logger.Warn("relay announced an unusable public URL", "err", err)
+		publicURL = ""
+	}
+	l, err = newLink(ws, true, a.cfg.KeepAlive, a.logger)
+	if err != nil {
+		return nil, "", err
+	}
+	return l, publicURL, nil
+}

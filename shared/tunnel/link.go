@@ -1,0 +1,224 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hashicorp/yamux"
+)
+
+// streamWindow is yamux's per-stream window (its default and minimum): how
+// much of one stream may be in flight, so how much a slow reader makes the
+// other end buffer.
+const streamWindow = 256 << 10
+
+// writeTimeout bounds how long one yamux frame may wait to be written
+// before the stream that wrote it gives up. Dead links are found by the
+// keepalive, so this only needs to be generous for slow kiosk uplinks.
+const writeTimeout = 30 * time.Second
+
+// link is one live tunnel: a yamux session over a WebSocket, with a
+// keepalive that closes it when the peer stops answering. It serves as the
+// net.Listener of the agent's HTTP server; the relay drains it instead.
+type link struct {
+	sess *yamux.Session
+
+	mu  sync.Mutex
+	err error // why the link went down; set once
+}
+
+// newLink starts yamux over ws. The agent is the yamux server (it accepts
+// streams), the relay the client (it opens them).
+func newLink(ws *websocket.Conn, server bool, keepAlive time.Duration, logger *slog.Logger) (*link, error) {
+	// The link outlives the handshake's request and context; it ends with
+	// Close or when the peer goes away.
+	nc := &wsNetConn{websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws}
+	ws.SetReadLimit(maxMessageLen) // after NetConn, which lifts the limit
+
+	cfg := yamux.DefaultConfig()
+	cfg.EnableKeepAlive = false // see keepAlive
+	cfg.KeepAliveInterval = keepAlive
+	cfg.ConnectionWriteTimeout = writeTimeout
+	cfg.MaxStreamWindowSize = streamWindow
+	cfg.LogOutput = nil
+	cfg.Logger = yamuxLogger{logger}
+
+	newSession := yamux.Client
+	if server {
+		newSession = yamux.Server
+	}
+	sess, err := newSession(nc, cfg)
+	if err != nil {
+		ws.CloseNow()
+		return nil, fmt.Errorf("start yamux: %w", err)
+	}
+	l := &link{sess: sess}
+	go l.keepAlive(keepAlive)
+	return l, nil
+}
+
+// keepAlive pings the peer every interval and takes the link down when a
+// ping is not answered within the next interval. yamux has a keepalive of
+// its own, but it waits up to twice its write timeout and does not say why
+// a link died.
+func (l *link) keepAlive(interval time.Duration) {
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	for {
+		select {
+		case <-l.sess.CloseChan():
+			return
+		case <-timer.C:
+		}
+		pong := make(chan error, 1)
+		go func() {
+			_, err := l.sess.Ping()
+			pong <- err
+		}()
+		timer.Reset(interval)
+		select {
+		case <-l.sess.CloseChan():
+			return
+		case err := <-pong:
+			if err != nil {
+				l.fail(fmt.Errorf("keepalive ping: %w", err))
+				return
+			}
+			// The next ping goes when the timer fires: one interval after this one.
+		case <-timer.C:
+			l.fail(fmt.Errorf("peer did not answer a keepalive ping within %v", interval))
+			return
+		}
+	}
+}
+
+// fail takes the link down, keeping the first reason given.
+func (l *link) fail(reason error) {
+	l.mu.Lock()
+	if l.err == nil {
+		l.err = reason
+	}
+	l.mu.Unlock()
+	if !l.sess.IsClosed() {
+		l.sess.Close()
+	}
+}
+
+// Err reports why the link went down, or nil while it is up.
+func (l *link) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Accept waits for the peer to open a stream.
+func (l *link) Accept() (net.Conn, error) {
+	s, err := l.sess.AcceptStream()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = errPeerClosed
+		}
+		l.fail(err)
+		// Always ErrClosed on top, so that http.Server.Serve stops rather
+		// than retrying what it might take for a temporary net.Error.
+		return nil, fmt.Errorf("%w: %w", ErrClosed, l.Err())
+	}
+	return s, nil
+}
+
+var errPeerClosed = errors.New("peer closed the connection")
+
+// Close takes the link down.
+func (l *link) Close() error {
+	l.fail(fmt.Errorf("closed on this side"))
+	return nil
+}
+
+// Addr is the local address of the WebSocket, or a placeholder.
+func (l *link) Addr() net.Addr { return l.sess.Addr() }
+
+// done is closed as soon as the link is down.
+func (l *link) done() <-chan struct{} { return l.sess.CloseChan() }
+
+// open opens a stream to the peer, giving up when ctx ends.
+func (l *link) open(ctx context.Context) (net.Conn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		s   *yamux.Stream
+		err error
+	}
+	opened := make(chan result, 1)
+	go func() {
+		s, err := l.sess.OpenStream()
+		opened <- result{s, err}
+	}()
+	select {
+	case r := <-opened:
+		if r.err != nil {
+			if l.sess.IsClosed() {
+				return nil, fmt.Errorf("%w: %w", ErrClosed, r.err)
+			}
+			return nil, r.err
+		}
+		return r.s, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-opened; r.s != nil {
+				r.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
+// wsNetConn is the WebSocket as yamux's net.Conn. Its Close skips the
+// WebSocket close handshake, which waits up to 10 s for a peer that may
+// have stopped reading; yamux has nothing more to say at that point, and
+// the peer learns of the end from the closed connection.
+type wsNetConn struct {
+	net.Conn
+	ws *websocket.Conn
+}
+
+func (c *wsNetConn) Close() error {
+	c.ws.CloseNow()
+	c.Conn.Close() // only stops the NetConn's timers now
+	return nil
+}
+
+// yamuxLogger passes yamux's log lines to slog at debug level, formatting
+// them only when debug is on: a hostile peer can make yamux log a line for
+// every 12 bytes it sends.
+type yamuxLogger struct{ logger *slog.Logger }
+
+func (y yamuxLogger) Printf(format string, v ...any) {
+	if y.enabled() {
+		y.logger.Debug(fmt.Sprintf(format, v...))
+	}
+}
+
+func (y yamuxLogger) Print(v ...any) {
+	if y.enabled() {
+		y.logger.Debug(fmt.Sprint(v...))
+	}
+}
+
+func (y yamuxLogger) Println(v ...any) {
+	if y.enabled() {
+		y.logger.Debug(strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+	}
+}
+
+func (y yamuxLogger) enabled() bool {
+	return y.logger.Enabled(context.Background(), slog.LevelDebug)
+}
