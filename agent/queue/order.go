@@ -1,9 +1,10 @@
 package queue
 
 import (
-	"crypto/rand"
 	"fmt"
 	"time"
+
+	randid "casefleet/agent/internal/ids"
 )
 
 // Status is an order's coarse state, the one customers' apps switch on.
@@ -98,25 +99,11 @@ type Order struct {
 // handed to the machine.
 func (o Order) Waiting() bool { return !o.Status.Terminal() && o.Stage == StageQueued }
 
-// NewID returns a fresh random order id: 26 characters of base32 (128 bits),
-// safe in URLs and file names. Enqueue uses it when an order has no id; the
-// API layer may call it first to name the order's files.
-func NewID() string { return rand.Text() }
+// NewID returns a fresh random order id.
+func NewID() string { return randid.New() }
 
-// ValidID reports whether s has the form NewID produces. Use it to reject
-// hostile ids before they reach storage or file paths.
-func ValidID(s string) bool {
-	if len(s) != 26 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether s has the form NewID produces.
+func ValidID(s string) bool { return randid.Valid(s) }
 
 // maxField bounds every string field, so an oversized value from a client
 // or the vendor cannot bloat the store or exceed bbolt's key size limit.

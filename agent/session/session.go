@@ -6,11 +6,12 @@
 package session
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"casefleet/agent/internal/ids"
 )
 
 // Errors callers decide on, returned wrapped; test with errors.Is.
@@ -74,24 +75,11 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// NewID returns a fresh random session id: 26 characters of base32 (128
-// bits).
-func NewID() string { return rand.Text() }
+// NewID returns a fresh random session id.
+func NewID() string { return ids.New() }
 
-// ValidID reports whether s has the form NewID produces. Use it to reject
-// hostile ids early.
-func ValidID(s string) bool {
-	if len(s) != 26 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether s has the form NewID produces.
+func ValidID(s string) bool { return ids.Valid(s) }
 
 // maxOrderID bounds OrderID, which the API layer copies from an order.
 const maxOrderID = 128
