@@ -83,6 +83,31 @@ func (f *FileStore) Remove(name string) error {
 	return os.Remove(filepath.Join(f.dir, name))
 }
 
+// Sweep removes files last written before cutoff for which keep reports
+// false, and temporary files of writes that never finished. It returns how
+// many files it removed.
+func (f *FileStore) Sweep(cutoff time.Time, keep func(name string) bool) (int, error) {
+	entries, err := os.ReadDir(f.dir)
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.Mode().IsRegular() || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		name := e.Name()
+		if !strings.HasPrefix(name, ".tmp-") && (!validFileName(name) || keep(name)) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(f.dir, name)); err == nil {
+			removed++
+		}
+	}
+	return removed, nil
+}
+
 // validFileName accepts only names Create makes: hex token plus extension.
 func validFileName(name string) bool {
 	token, ext, ok := strings.Cut(name, ".")

@@ -154,7 +154,25 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.Debug("swept idle sessions", "count", n)
 			}
 			s.limits.sweep(10 * time.Minute)
+			s.sweepFiles()
 		}
+	}
+}
+
+// printFileRetention is how long a print file is kept after it was
+// written, once its order has finished (or when no order knows it).
+const printFileRetention = 7 * 24 * time.Hour
+
+// sweepFiles removes print files nobody will fetch again.
+func (s *Server) sweepFiles() {
+	n, err := s.opt.Files.Sweep(time.Now().Add(-printFileRetention), func(name string) bool {
+		o, found, err := s.opt.Queue.FindByPrintFile(name)
+		return err != nil || (found && !o.Status.Terminal())
+	})
+	if err != nil {
+		s.log.Warn("sweep print files", "err", err)
+	} else if n > 0 {
+		s.log.Info("removed old print files", "count", n)
 	}
 }
 
