@@ -160,7 +160,7 @@ func (s *Sim) AgentConfig(code, dataDir string) config.Config {
 			InflightTimeout: time.Minute, ResendGrace: 5 * time.Second, DefaultPrintDuration: 6 * time.Minute,
 		},
 		Session: config.Session{IdleTimeout: 30 * time.Minute, RequestsPerMin: 1_000_000, OrdersPerHour: 100_000},
-		LAN:     config.LAN{Listen: "127.0.0.1:0"},
+		LAN:     config.LAN{Listen: "127.0.0.1:0", Interfaces: []string{"lo"}}, // mDNS never on a real interface
 		Image:   config.Image{MaxBytes: 15 << 20, MaxPixels: 50_000_000, AllowedHosts: []string{"127.0.0.1"}},
 		Log:     config.Log{Level: "debug", Format: "text"},
 	}

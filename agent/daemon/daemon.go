@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"casefleet/agent/chitu"
 	"casefleet/agent/config"
 	"casefleet/agent/dispatch"
+	"casefleet/agent/lan"
 	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
 	"casefleet/agent/session"
@@ -161,7 +163,25 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	var tunnelUp atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		// The LAN keeps working without mDNS: a failure here is logged,
+		// not fatal (a loopback without multicast, say).
+		_, port, _ := net.SplitHostPort(lanAddr)
+		portNum, _ := strconv.Atoi(port)
+		info := func() lan.Info {
+			i := lan.Info{Code: cfg.Machine.Code, Name: cfg.Machine.Name, Location: cfg.Machine.Location, Version: opt.Version, TunnelUp: tunnelUp.Load()}
+			if st, err := disp.Status(); err == nil {
+				i.Printer, i.QueueLength = st.Status, st.QueueLength
+			}
+			return i
+		}
+		if err := lan.Advertise(gctx, cfg.Machine.Code, portNum, cfg.LAN.Interfaces, info, 5*time.Second, log); err != nil {
+			log.Warn("not advertising on the LAN", "err", err)
+		}
+		return nil
+	})
 	if cfg.Relay.URL != "" {
 		g.Go(func() error {
 			return tunnel.RunAgent(gctx, tunnel.AgentConfig{
@@ -172,6 +192,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 				Handler:     httpSrv.Handler,
 				Logger:      log.With("machine", cfg.Machine.Code, "component", "tunnel"),
 				OnState: func(st tunnel.State) {
+					tunnelUp.Store(st.Connected)
 					// The relay's announced URL is where the machine fetches
 					// print files, unless public_url says otherwise.
 					if st.Connected && st.PublicURL != "" && cfg.PublicURL == "" {

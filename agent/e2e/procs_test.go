@@ -164,6 +164,7 @@ func agentEnv(code, dataDir, lanAddr, apiURL, mqttURL string, extra ...string) [
 		"CASEFLEET_MACHINE_LOCATION=lab",
 		"CASEFLEET_DATA_DIR=" + dataDir,
 		"CASEFLEET_LAN_LISTEN=" + lanAddr,
+		"CASEFLEET_LAN_INTERFACES=lo", // mDNS never on a real interface
 		"CASEFLEET_CHITU_BASE_URL=" + apiURL,
 		"CASEFLEET_CHITU_APP_ID=" + agenttest.AppID,
 		"CASEFLEET_CHITU_APP_SECRET=" + agenttest.AppSecret,

@@ -5,9 +5,11 @@
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,4 +74,46 @@ func MosquittoBinary(t testing.TB) string {
 	}
 	t.Skip(msg + "*** SKIPPING this test (set " + RequireVar + "=1 to make it fail)")
 	return ""
+}
+
+// netnsChild marks the copy of a test binary that runs inside the test's
+// own network namespace.
+const netnsChild = "CASEFLEET_TEST_NETNS_CHILD"
+
+// InOwnNetns runs the calling test again, alone, inside a fresh network
+// namespace whose loopback is up and can multicast, so mDNS never touches
+// a real interface. It reports whether the caller is that inner run and
+// should do the work; the outer run returns false once the inner one has
+// passed (or fails the test with its output). It needs root and iproute2,
+// as on CI; elsewhere the test is skipped loudly.
+func InOwnNetns(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(netnsChild) == "1" {
+		return true
+	}
+	ipPath, err := exec.LookPath("ip")
+	if err != nil || os.Geteuid() != 0 {
+		msg := "\n*** this test needs root and iproute2 (ip netns) to make a network namespace\n"
+		if Required() {
+			t.Fatal(msg + "*** " + RequireVar + "=1, so this is a failure")
+		}
+		t.Skip(msg + "*** SKIPPING this test")
+	}
+	ns := fmt.Sprintf("casefleet-test-%d-%d", os.Getpid(), time.Now().UnixNano()%100000)
+	run := func(args ...string) {
+		if out, err := exec.Command(ipPath, args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("netns", "add", ns)
+	t.Cleanup(func() { exec.Command(ipPath, "netns", "del", ns).Run() })
+	run("netns", "exec", ns, "ip", "link", "set", "lo", "up", "multicast", "on")
+	cmd := exec.Command(ipPath, "netns", "exec", ns, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), netnsChild+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("inside network namespace %s:\n%s", ns, out)
+	if err != nil {
+		t.Fatalf("the test failed inside its network namespace: %v", err)
+	}
+	return false
 }

@@ -29,6 +29,8 @@ const usage = `casefleet-agent: the casefleet kiosk agent
 Usage:
   casefleet-agent run [--config FILE] [flags]   run the agent
   casefleet-agent doctor [--config FILE]        check the setup; says what to fix
+  casefleet-agent discover [--json] [--timeout D] [--interfaces IF,...]
+                                                list the agents on the LAN
   casefleet-agent version                       print the version
 
 Settings come from the YAML file, then CASEFLEET_* environment variables
@@ -51,6 +53,10 @@ func run(args []string) int {
 	case "version", "--version":
 		fmt.Println("casefleet-agent", version)
 		return 0
+	case "discover":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return discover(ctx, args, os.Stdout)
 	case "run", "doctor":
 	case "help", "-h", "--help":
 		fmt.Print(usage)
