@@ -106,39 +106,18 @@ func Verify(pub ed25519.PublicKey, token string, now time.Time) (Claims, error) 
 	if len(pub) != ed25519.PublicKeySize {
 		return Claims{}, errors.New("verify token: not an Ed25519 public key")
 	}
-	if len(token) > MaxTokenSize {
-		return Claims{}, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformed, len(token), MaxTokenSize)
-	}
-	if !strings.HasPrefix(token, TokenPrefix) {
-		return Claims{}, fmt.Errorf("%w: it does not start with %q", ErrMalformed, TokenPrefix)
-	}
-	dot := strings.LastIndexByte(token, '.')
-	if dot < len(TokenPrefix) {
-		return Claims{}, fmt.Errorf("%w: no signature part", ErrMalformed)
-	}
-	signed, sigPart := token[:dot], token[dot+1:]
-	body, err := b64.DecodeString(signed[len(TokenPrefix):])
+	signed, body, sig, err := split(token)
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: claims are not base64url", ErrMalformed)
-	}
-	sig, err := b64.DecodeString(sigPart)
-	if err != nil || len(sig) != ed25519.SignatureSize {
-		return Claims{}, fmt.Errorf("%w: signature is not %d bytes of base64url", ErrMalformed, ed25519.SignatureSize)
+		return Claims{}, err
 	}
 	if !ed25519.Verify(pub, []byte(signed), sig) {
 		return Claims{}, &tokenError{ErrBadSignature, "token was not signed by this fleet key (tampered with, or issued for another relay)"}
 	}
 
 	// Only signed bytes reach the JSON decoder.
-	var c Claims
-	if err := json.Unmarshal(body, &c); err != nil {
-		return Claims{}, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
-	}
-	if err := machine.ValidateCode(c.Machine); err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if err := c.validate(); err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	c, err := decodeClaims(body)
+	if err != nil {
+		return Claims{}, err
 	}
 	if c.IssuedAt > now.Add(ClockSkew).Unix() {
 		return Claims{}, &tokenError{ErrNotYetValid, fmt.Sprintf(
@@ -148,6 +127,55 @@ func Verify(pub ed25519.PublicKey, token string, now time.Time) (Claims, error) 
 	if c.ExpiresAt != 0 && now.Unix() >= c.ExpiresAt {
 		return Claims{}, &tokenError{ErrExpired, fmt.Sprintf(
 			"token for %s expired on %s; issue a new one", c.Machine, formatUnix(c.ExpiresAt))}
+	}
+	return c, nil
+}
+
+// Inspect reads a token's claims WITHOUT checking its signature or times:
+// for a kiosk, which holds no fleet key, to learn which machine and
+// location it was issued for. Only the relay's Verify makes a token
+// trustworthy.
+func Inspect(token string) (Claims, error) {
+	_, body, _, err := split(token)
+	if err != nil {
+		return Claims{}, err
+	}
+	return decodeClaims(body)
+}
+
+// split checks a token's form and returns its signed part, the claims'
+// JSON and the signature.
+func split(token string) (signed string, body, sig []byte, err error) {
+	if len(token) > MaxTokenSize {
+		return "", nil, nil, fmt.Errorf("%w: %d bytes, at most %d", ErrMalformed, len(token), MaxTokenSize)
+	}
+	if !strings.HasPrefix(token, TokenPrefix) {
+		return "", nil, nil, fmt.Errorf("%w: it does not start with %q", ErrMalformed, TokenPrefix)
+	}
+	dot := strings.LastIndexByte(token, '.')
+	if dot < len(TokenPrefix) {
+		return "", nil, nil, fmt.Errorf("%w: no signature part", ErrMalformed)
+	}
+	signed, sigPart := token[:dot], token[dot+1:]
+	if body, err = b64.DecodeString(signed[len(TokenPrefix):]); err != nil {
+		return "", nil, nil, fmt.Errorf("%w: claims are not base64url", ErrMalformed)
+	}
+	if sig, err = b64.DecodeString(sigPart); err != nil || len(sig) != ed25519.SignatureSize {
+		return "", nil, nil, fmt.Errorf("%w: signature is not %d bytes of base64url", ErrMalformed, ed25519.SignatureSize)
+	}
+	return signed, body, sig, nil
+}
+
+func decodeClaims(body []byte) (Claims, error) {
+	var c Claims
+	if err := json.Unmarshal(body, &c); err != nil {
+		return Claims{}, fmt.Errorf("%w: claims: %v", ErrMalformed, err)
+	}
+	if err := machine.ValidateCode(c.Machine); err != nil {
+		return Claims{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if err := c.validate(); err != nil {
+		return Claims{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return c, nil
 }

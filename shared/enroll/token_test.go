@@ -218,3 +218,23 @@ func TestCheckMachine(t *testing.T) {
 		t.Errorf("error = %q, want %q", err, want)
 	}
 }
+
+func TestInspectReadsClaimsWithoutAKey(t *testing.T) {
+	_, priv, err := GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Issue(priv, Claims{Machine: "CT0700026", Location: "mall-3f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Inspect(tok)
+	if err != nil || c.Machine != "CT0700026" || c.Location != "mall-3f" {
+		t.Fatalf("Inspect = %+v, %v", c, err)
+	}
+	for _, bad := range []string{"", "cf1.", "cf1.e30.AAAA", "xx" + tok} {
+		if _, err := Inspect(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Inspect(%.20q) = %v, want ErrMalformed", bad, err)
+		}
+	}
+}

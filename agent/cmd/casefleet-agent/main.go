@@ -29,6 +29,9 @@ const usage = `casefleet-agent: the casefleet kiosk agent
 Usage:
   casefleet-agent run [--config FILE] [flags]   run the agent
   casefleet-agent doctor [--config FILE]        check the setup; says what to fix
+  casefleet-agent enroll --relay URL --token T [--config FILE] [--no-start]
+                                                check the token with the relay, write it
+                                                into the config and start the service
   casefleet-agent discover [--json] [--timeout D] [--interfaces IF,...]
                                                 list the agents on the LAN
   casefleet-agent version                       print the version
@@ -53,9 +56,12 @@ func run(args []string) int {
 	case "version", "--version":
 		fmt.Println("casefleet-agent", version)
 		return 0
-	case "discover":
+	case "discover", "enroll":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		if cmd == "enroll" {
+			return enrollKiosk(ctx, args, os.Stdout)
+		}
 		return discover(ctx, args, os.Stdout)
 	case "run", "doctor":
 	case "help", "-h", "--help":
