@@ -21,8 +21,10 @@ func testRelay(t *testing.T, pub []byte) (*httptest.Server, chan string) {
 	accepted := make(chan string, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := tunnel.Accept(w, r, tunnel.AcceptOptions{
-			Authenticate: func(r *http.Request, code, token string) (enroll.Claims, error) { return verifier.VerifyFor(code, token) },
-			PublicURL:    "https://relay.example.com",
+			Authenticate: func(r *http.Request, code, token string) (enroll.Claims, error) {
+				return verifier.VerifyFor(code, token)
+			},
+			PublicURL: "https://relay.example.com",
 		})
 		if err != nil {
 			return
