@@ -4,6 +4,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"casefleet/agent/chitu"
 	"casefleet/agent/config"
 	"casefleet/agent/daemon"
+	"casefleet/shared/tunnel"
 )
 
 // Check is one line of the report.
@@ -69,6 +71,7 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 			add(checkMQTT(ctx, link, cfg))
 		}
 	}
+	add(checkRelay(ctx, cfg))
 	for _, c := range checks {
 		if c.Err != nil {
 			fmt.Fprintln(w, "\nSome checks failed.")
@@ -140,5 +143,28 @@ func checkMQTT(ctx context.Context, link chitu.Link, cfg config.Config) Check {
 		}
 	}
 	c.Info = "connected to " + cfg.Chitu.MQTTURL
+	return c
+}
+
+func checkRelay(ctx context.Context, cfg config.Config) Check {
+	c := Check{Name: "relay"}
+	if cfg.Relay.URL == "" {
+		c.Skip, c.Info = true, "relay.url is not set: customers cannot reach this kiosk from outside the shop (enroll it with casefleet-agent enroll)"
+		return c
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	public, err := tunnel.Check(cctx, cfg.Relay.URL, cfg.Machine.Code, cfg.Relay.Token, "doctor")
+	var refused *tunnel.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		c.Err = refused
+		c.Fix = "issue a new token for " + cfg.Machine.Code + " (casefleet-relay issue) and run casefleet-agent enroll with it"
+	case err != nil:
+		c.Err = err
+		c.Fix = "check relay.url and that this PC reaches " + cfg.Relay.URL + " (HTTPS out must be allowed)"
+	default:
+		c.Info = "accepts this kiosk; customers reach it at " + public
+	}
 	return c
 }

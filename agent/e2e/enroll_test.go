@@ -65,10 +65,16 @@ func TestEnrollWritesAWorkingConfig(t *testing.T) {
 		}
 	}
 
-	// The agent runs with that file (and the printer settings) and tunnels.
+	// doctor agrees.
 	s := startSim(t, []string{code})
-	lan := freeAddr(t)
-	env := agentEnv(code, t.TempDir(), lan, s.URL, "tcp://"+s.mqttAddr())
+	env := agentEnv(code, t.TempDir(), freeAddr(t), s.URL, "tcp://"+s.mqttAddr())
+	out, exit = runAgentCLI(t, env, "doctor", "--config", cfgPath)
+	if exit != 0 || !strings.Contains(out, "[ok  ] relay") {
+		t.Fatalf("doctor after enroll: exit %d\n%s", exit, out)
+	}
+	<-accepted
+
+	// The agent runs with that file (and the printer settings) and tunnels.
 	startProc(t, "casefleet-agent", env, "run", "--config", cfgPath)
 	select {
 	case m := <-accepted:
