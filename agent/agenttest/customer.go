@@ -23,7 +23,7 @@ type Customer struct {
 // NewCustomer starts a session on the machine at api.
 func NewCustomer(t testing.TB, api string) *Customer {
 	t.Helper()
-	c := &Customer{API: api, Client: &http.Client{Timeout: 30 * time.Second}}
+	c := &Customer{API: api, Client: &http.Client{Timeout: 2 * time.Minute}}
 	resp, err := c.Client.Post(api+"/session", "application/json", nil)
 	if err != nil {
 		t.Fatal(err)

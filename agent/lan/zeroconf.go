@@ -27,11 +27,18 @@ func Advertise(ctx context.Context, instance string, port int, ifaceNames []stri
 		return err
 	}
 	current := info()
-	srv, err := zeroconf.RegisterProxy(instance, Service, domain, port, host, ips, current.txt(), ifaces)
-	if err != nil {
-		return fmt.Errorf("advertise %s on the LAN: %w", instance, err)
+	register := func() (*zeroconf.Server, error) {
+		srv, err := zeroconf.RegisterProxy(instance, Service, domain, port, host, ips, current.txt(), ifaces)
+		if err != nil {
+			return nil, fmt.Errorf("advertise %s on the LAN: %w", instance, err)
+		}
+		return srv, nil
 	}
-	defer srv.Shutdown()
+	srv, err := register()
+	if err != nil {
+		return err
+	}
+	defer func() { srv.Shutdown() }()
 	log.Info("advertising on the LAN", "service", Service, "instance", instance, "port", port, "interfaces", ifaceNames)
 	t := time.NewTicker(refresh)
 	defer t.Stop()
@@ -41,8 +48,13 @@ func Advertise(ctx context.Context, instance string, port int, ifaceNames []stri
 			return nil
 		case <-t.C:
 			if next := info(); next != current {
+				// Announce afresh: zeroconf v1.0.0's SetText races with its
+				// own responder goroutines.
 				current = next
-				srv.SetText(current.txt())
+				srv.Shutdown()
+				if srv, err = register(); err != nil {
+					return err
+				}
 			}
 		}
 	}
