@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -113,7 +115,7 @@ var defaults = map[string]any{
 	"machine.code":                 "",
 	"machine.name":                 "",
 	"machine.location":             "",
-	"data_dir":                     "/var/lib/casefleet",
+	"data_dir":                     defaultDataDir(),
 	"relay.url":                    "",
 	"relay.token":                  "",
 	"chitu.base_url":               "https://www.gzchitu.cn",
@@ -149,6 +151,22 @@ var defaults = map[string]any{
 	"image.max_pixels":             50_000_000,
 	"log.level":                    "info",
 	"log.format":                   "text",
+}
+
+// DefaultFile is where the packages install the agent's config. Load reads
+// it when no other file is named and it exists.
+func DefaultFile() string {
+	if runtime.GOOS == "windows" {
+		return `C:\ProgramData\casefleet\agent.yaml`
+	}
+	return "/etc/casefleet/agent.yaml"
+}
+
+func defaultDataDir() string {
+	if runtime.GOOS == "windows" {
+		return `C:\ProgramData\casefleet\data`
+	}
+	return "/var/lib/casefleet"
 }
 
 // Flags adds the agent's command-line flags to fs. Each flag overrides the
@@ -188,6 +206,11 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 	}
 	if file == "" {
 		file = v.GetString("config")
+	}
+	if file == "" {
+		if _, err := os.Stat(DefaultFile()); err == nil {
+			file = DefaultFile()
+		}
 	}
 	if err := sharedconfig.ReadFile(v, file); err != nil {
 		return Config{}, err

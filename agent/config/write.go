@@ -64,6 +64,10 @@ func SetKeys(path string, values map[string]string) error {
 	return writeAtomic(path, out.Bytes())
 }
 
+// writeAtomic replaces path with data. A new file gets mode 0640 (it holds
+// secrets); a replaced one keeps its mode, owner and group, so the
+// service's user can still read what root rewrote.
+
 func lookup(mapping *yaml.Node, key string) *yaml.Node {
 	for i := 0; i+1 < len(mapping.Content); i += 2 {
 		if mapping.Content[i].Value == key {
@@ -73,7 +77,6 @@ func lookup(mapping *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-// writeAtomic replaces path with data (mode 0640: the file holds secrets).
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -88,9 +91,20 @@ func writeAtomic(path string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(0o640); err != nil {
+	mode := os.FileMode(0o640)
+	old, statErr := os.Stat(path)
+	if statErr == nil {
+		mode = old.Mode().Perm()
+	}
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
+	}
+	if statErr == nil {
+		if err := keepOwner(tmp, old); err != nil {
+			tmp.Close()
+			return fmt.Errorf("keep the owner of %s: %w", path, err)
+		}
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -32,8 +33,8 @@ func TestSetKeysKeepsEverythingElse(t *testing.T) {
 	if err != nil || c.Relay.URL != "https://relay.example.com" || c.Machine.Code != "CT0700026" || c.Machine.Name != "Mall 3F" {
 		t.Fatalf("reloaded %+v, %v", c, err)
 	}
-	if info, _ := os.Stat(path); info.Mode().Perm() != 0o640 {
-		t.Fatalf("mode %v, want 0640", info.Mode().Perm())
+	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want the file's own 0600 kept", info.Mode().Perm())
 	}
 }
 
@@ -41,6 +42,9 @@ func TestSetKeysCreatesTheFileAndRefusesNonsense(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "etc", "agent.yaml")
 	if err := SetKeys(path, map[string]string{"relay.url": "https://r.example.com"}); err != nil {
 		t.Fatal(err)
+	}
+	if info, _ := os.Stat(path); info.Mode().Perm() != 0o640 {
+		t.Fatalf("new file mode %v, want 0640", info.Mode().Perm())
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("- a list\n- not a mapping\n"), 0o600)
@@ -50,5 +54,25 @@ func TestSetKeysCreatesTheFileAndRefusesNonsense(t *testing.T) {
 	os.WriteFile(bad, []byte("relay: just-a-string\n"), 0o600)
 	if err := SetKeys(bad, map[string]string{"relay.url": "x"}); err == nil {
 		t.Fatal("overwrote a scalar with a mapping")
+	}
+}
+
+// enroll runs as root on a file the service's user must keep reading.
+func TestSetKeysKeepsOwnerAndMode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to own a file as another user")
+	}
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	os.WriteFile(path, []byte("machine:\n  name: x\n"), 0o640)
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetKeys(path, map[string]string{"relay.token": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.Stat(path)
+	st := info.Sys().(*syscall.Stat_t)
+	if st.Uid != 65534 || st.Gid != 65534 || info.Mode().Perm() != 0o640 {
+		t.Fatalf("owner %d:%d mode %v, want 65534:65534 0640", st.Uid, st.Gid, info.Mode().Perm())
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"casefleet/agent/chitu"
 	"casefleet/agent/config"
 	"casefleet/agent/daemon"
@@ -94,7 +96,14 @@ func checkDataDir(dir string) Check {
 		return c
 	}
 	os.Remove(probe)
-	db, err := daemon.OpenDB(dir)
+	// Only look at an existing database, read-only: doctor often runs as
+	// root, and a file it created would be root's, not the service's.
+	path := filepath.Join(dir, daemon.DBFile)
+	if _, err := os.Stat(path); err != nil {
+		c.Info = dir + " (no database yet: the agent creates it on first start)"
+		return c
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		// A running agent holds the lock: that is a healthy sign.
 		c.Info = dir + " (database in use by the running agent)"

@@ -17,21 +17,13 @@ import (
 	"casefleet/shared/tunnel"
 )
 
-// defaultConfigPath is where the packages install the agent's config.
-func defaultConfigPath() string {
-	if runtime.GOOS == "windows" {
-		return `C:\ProgramData\casefleet\agent.yaml`
-	}
-	return "/etc/casefleet/agent.yaml"
-}
-
 // enrollKiosk checks a token with the relay, writes it (and the machine it
 // names) into the config file, and starts the service.
 func enrollKiosk(ctx context.Context, args []string, out io.Writer) int {
 	fs := pflag.NewFlagSet("enroll", pflag.ContinueOnError)
 	relay := fs.String("relay", "", "the relay's base URL, e.g. https://relay.example.com")
 	token := fs.String("token", "", "this kiosk's enrollment token (from casefleet-relay issue)")
-	path := fs.String("config", defaultConfigPath(), "config file to write")
+	path := fs.String("config", config.DefaultFile(), "config file to write")
 	noStart := fs.Bool("no-start", false, "write the config but do not (re)start the service")
 	if err := fs.Parse(args); err != nil {
 		return 2

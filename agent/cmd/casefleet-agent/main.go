@@ -41,10 +41,10 @@ Settings come from the YAML file, then CASEFLEET_* environment variables
 `
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(runMain(os.Args[1:], run))
 }
 
-func run(args []string) int {
+func run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
 		return 2
@@ -57,7 +57,7 @@ func run(args []string) int {
 		fmt.Println("casefleet-agent", version)
 		return 0
 	case "discover", "enroll":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		if cmd == "enroll" {
 			return enrollKiosk(ctx, args, os.Stdout)
@@ -78,7 +78,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := config.Load(fs)
 	if cmd == "doctor" {
