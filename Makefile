@@ -4,7 +4,7 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
-BINS    := bin/casefleet-agent bin/chitusim
+BINS    := bin/casefleet-agent bin/casefleet-relay bin/chitusim
 
 .PHONY: all build demo test test-short bench fmt vet clean
 
@@ -15,12 +15,15 @@ build: $(BINS)
 bin/casefleet-agent: FORCE
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./agent/cmd/casefleet-agent
 
+bin/casefleet-relay: FORCE
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./relay/cmd/casefleet-relay
+
 bin/chitusim: FORCE
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ ./agent/cmd/chitusim
 
 FORCE:
 
-## demo: simulator + three kiosk agents on loopback; Ctrl-C stops all.
+## demo: simulator + relay on 127.0.0.1:8080 + three kiosk agents; Ctrl-C stops all.
 demo: build
 	scripts/demo.sh
 

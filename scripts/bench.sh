@@ -15,3 +15,9 @@ echo "== Go benchmarks (count=$COUNT; raw output in $OUT)"
   # Agent start-up to ready (a real process against the simulator).
   go test -run '^$' -bench 'AgentStartup' -benchtime 10x -count "$COUNT" ./agent/e2e
 } | tee "$OUT" | go run ./scripts/benchtable
+
+# The relay under load: direct vs through the relay, idle tunnels, restart,
+# event fan-out. Real relay binary (make bench builds it), loopback only.
+echo
+echo "== Relay load harness (scripts/loadtest)"
+go run ./scripts/loadtest --relay-bin bin/casefleet-relay

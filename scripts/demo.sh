@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole system on loopback with embedded defaults: the printer
-# simulator (open API + embedded MQTT broker) and three kiosk agents.
+# simulator (open API + embedded MQTT broker), the relay on
+# http://127.0.0.1:8080 and three kiosk agents tunnelled to it, each
+# enrolled with a token issued at start from a fleet key made for the demo.
 # Needs only the binaries of `make build`. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,8 @@ APP_ID=demo-app
 APP_SECRET=demo-secret-0123456789abcdef0123
 MQTT_PASSWORD=demo-mqtt-password
 PRINT_SECONDS=${PRINT_SECONDS:-20}
+RELAY=${RELAY:-127.0.0.1:8080}
+RELAY_URL="http://$RELAY"
 
 # code  name  location  lan-port
 KIOSKS=(
@@ -49,9 +53,20 @@ codes=$(printf '%s\n' "${KIOSKS[@]}" | cut -d'|' -f1 | paste -sd, -)
 pids+=($!)
 wait_http "http://$SIM_HTTP/admin/state" chitusim
 
+# The fleet key stays in the demo directory; the relay gets the public half.
+if [ ! -f "$DEMO_DIR/fleet/fleet.key" ]; then
+  "$BIN/casefleet-relay" keygen --out "$DEMO_DIR/fleet" >/dev/null
+fi
+"$BIN/casefleet-relay" run --listen "$RELAY" --public-url "$RELAY_URL" \
+  --fleet-pub "$DEMO_DIR/fleet/fleet.pub" --instance-id demo-relay >"$DEMO_DIR/relay.log" 2>&1 &
+pids+=($!)
+wait_http "$RELAY_URL/readyz" relay
+
 for k in "${KIOSKS[@]}"; do
   IFS='|' read -r code name location port <<<"$k"
-  env CASEFLEET_MACHINE_CODE="$code" CASEFLEET_MACHINE_NAME="$name" CASEFLEET_MACHINE_LOCATION="$location" \
+  token=$("$BIN/casefleet-relay" issue --key "$DEMO_DIR/fleet/fleet.key" --machine "$code" --location "$location" 2>>"$DEMO_DIR/tokens.log")
+  env CASEFLEET_RELAY_URL="$RELAY_URL" CASEFLEET_RELAY_TOKEN="$token" \
+    CASEFLEET_MACHINE_CODE="$code" CASEFLEET_MACHINE_NAME="$name" CASEFLEET_MACHINE_LOCATION="$location" \
     CASEFLEET_DATA_DIR="$DEMO_DIR/$code" CASEFLEET_LAN_LISTEN="127.0.0.1:$port" \
     CASEFLEET_CHITU_BASE_URL="http://$SIM_HTTP" CASEFLEET_CHITU_APP_ID="$APP_ID" \
     CASEFLEET_CHITU_APP_SECRET="$APP_SECRET" CASEFLEET_CHITU_MQTT_URL="tcp://$SIM_MQTT" \
@@ -63,16 +78,19 @@ done
 for k in "${KIOSKS[@]}"; do
   IFS='|' read -r code _ _ port <<<"$k"
   wait_http "http://127.0.0.1:$port/healthz" "agent $code"
+  wait_http "$RELAY_URL/api/chitu/machine/$code/status" "the tunnel of $code"
 done
 
 echo
 echo "casefleet demo is running (data and logs: $DEMO_DIR)"
 echo "  printer simulator  http://$SIM_HTTP/admin/state"
+echo "  relay              $RELAY_URL/api/machines"
 for k in "${KIOSKS[@]}"; do
   IFS='|' read -r code name location port <<<"$k"
   echo "  $code  $name ($location)"
-  echo "    QR URL (served through the relay once it runs): /editor?machine=$code&location=$location"
-  echo "    agent API: http://127.0.0.1:$port/api/chitu/machine/$code/status"
+  echo "    QR URL:    $RELAY_URL/editor?machine=$code&location=$location"
+  echo "    API:       $RELAY_URL/api/chitu/machine/$code/status"
+  echo "    LAN agent: http://127.0.0.1:$port/api/chitu/machine/$code/status"
 done
 echo
 echo "Place an order from the command line:  scripts/order.sh CT0700026"

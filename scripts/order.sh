@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Places one order on a demo kiosk through its HTTP API, the way the web app
+# Places one order on a demo kiosk through the relay, the way the web app
 # does, then follows it until it is complete. Usage: scripts/order.sh [CODE]
+# (RELAY_URL=http://127.0.0.1:8080 by default; LAN=1 talks to the agent's
+# LAN port instead.)
 # Needs curl. Uses the simulator's preview picture of the first phone model
 # as the customer's photo.
 set -euo pipefail
@@ -9,7 +11,9 @@ case "$CODE" in
   CT0700026) PORT=7081 ;; CT0700027) PORT=7082 ;; CT0700046) PORT=7083 ;;
   *) echo "unknown demo machine $CODE" >&2; exit 2 ;;
 esac
-API="http://127.0.0.1:$PORT/api/chitu/machine/$CODE"
+BASE=${RELAY_URL:-http://127.0.0.1:8080}
+[ "${LAN:-0}" = 1 ] && BASE="http://127.0.0.1:$PORT"
+API="$BASE/api/chitu/machine/$CODE"
 field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
 num() { grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
 

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"casefleet/relay/route"
+)
+
+// ServeHTTP is the relay's front door.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	m, fail := classify(r)
+	if fail != nil {
+		fail.write(w, r)
+		return
+	}
+	switch m.kind {
+	case routeConnect:
+		s.connect(w, r)
+		return
+	case routeHealth:
+		writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	case routeReady:
+		if err := s.ready(r.Context()); err != nil {
+			writeJSON(w, r, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			return
+		}
+		writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+
+	// Everything else is a customer's (or a printer's) request. A slow
+	// client has request_timeout to send its body and read the answer;
+	// a WebSocket upgrade clears these deadlines when it takes over the
+	// connection.
+	now := time.Now()
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(now.Add(s.cfg.RequestTimeout))
+	rc.SetWriteDeadline(now.Add(s.cfg.RequestTimeout))
+
+	o := originOf(r, s.trusted)
+	forwarded := o.peer && r.Header.Get(hopHeader) != ""
+	if !forwarded { // a peer relay has counted it already
+		if ok, wait := s.ipLimits.allow(o.client.String(), now); !ok {
+			rateLimited(wait).write(w, r)
+			return
+		}
+		if sess := sessionOf(r); sess != "" {
+			if ok, wait := s.sessionLimits.allow(sess, now); !ok {
+				rateLimited(wait).write(w, r)
+				return
+			}
+		}
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		tooLargeFailure(s.cfg.MaxBodyBytes).write(w, r)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	}
+
+	switch m.kind {
+	case routeMachines:
+		s.serveMachines(w, r)
+	case routeEditor, routeMachineAPI:
+		s.forward(w, r, &target{match: m, origin: o}, r.Header.Get(hopHeader) != "")
+	case routeApp:
+		s.forwardApp(w, r, &target{match: m, origin: o}, r.Header.Get(hopHeader) != "")
+	default:
+		notFound().write(w, r)
+	}
+}
+
+// forward sends r to the machine's tunnel here, or to the relay that
+// holds it, or answers that the machine is offline or unknown.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *target, hopped bool) {
+	code := t.match.code
+	if tun := s.table.Get(code); tun != nil {
+		t.tunnel = tun
+		s.proxy.ServeHTTP(w, withTarget(r, t))
+		return
+	}
+	if s.dir != nil && !hopped {
+		e, err := s.dir.Lookup(r.Context(), code)
+		switch {
+		case err == nil && e.Instance != s.cfg.InstanceID:
+			t.peer = &e
+			s.proxy.ServeHTTP(w, withTarget(r, t))
+			return
+		case err != nil && !errors.Is(err, route.ErrNotFound):
+			s.log.Warn("directory lookup", "machine", code, "err", err)
+		}
+	}
+	s.unavailable(r.Context(), r, code).write(w, r)
+}
+
+// forwardApp serves a web-app asset from the machine the browser is at,
+// or, when that one is not online (or not known), from any online agent:
+// the assets are the same on every agent of a version.
+func (s *Server) forwardApp(w http.ResponseWriter, r *http.Request, t *target, hopped bool) {
+	if t.match.code != "" {
+		if tun := s.table.Get(t.match.code); tun != nil {
+			t.tunnel = tun
+			s.proxy.ServeHTTP(w, withTarget(r, t))
+			return
+		}
+	}
+	for _, m := range s.online(r.Context()) {
+		if m.tunnel != nil {
+			t.tunnel = m.tunnel
+			break
+		}
+		if t.peer == nil && !hopped {
+			e := m.entry
+			t.peer = &e
+		}
+	}
+	if t.tunnel != nil {
+		t.peer = nil
+	}
+	if t.tunnel == nil && t.peer == nil {
+		noAgent().write(w, r)
+		return
+	}
+	s.proxy.ServeHTTP(w, withTarget(r, t))
+}

@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"casefleet/relay/route"
+	"casefleet/shared/tunnel"
+)
+
+// hopHeader marks a request one relay forwards to another (its value is
+// the sender's instance id). A request that carries it is never forwarded
+// again, so two relays with stale directory views cannot loop.
+const hopHeader = "X-Casefleet-Relay-Hop"
+
+// target is where one request goes: a tunnel on this relay, or the peer
+// relay that holds the machine's tunnel.
+type target struct {
+	match  match
+	origin origin
+	tunnel *route.Tunnel
+	peer   *route.Entry
+}
+
+type targetKey struct{}
+
+func withTarget(r *http.Request, t *target) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), targetKey{}, t))
+}
+
+func targetOf(r *http.Request) *target {
+	t, _ := r.Context().Value(targetKey{}).(*target)
+	return t
+}
+
+// newProxy is the relay's one reverse proxy. Where a request goes is
+// decided before (see dispatch) and travels in its context; the proxy
+// streams bodies both ways, WebSocket upgrades included.
+func (s *Server) newProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:        s.rewrite,
+		Transport:      roundTripFunc(s.roundTrip),
+		ModifyResponse: s.modifyResponse,
+		ErrorHandler:   s.proxyError,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+}
+
+func (s *Server) rewrite(pr *httputil.ProxyRequest) {
+	t := targetOf(pr.In)
+	if t.peer != nil {
+		u, _ := url.Parse(t.peer.URL) // checked by route.ParseEntry
+		pr.SetURL(u)
+		pr.Out.Header.Set(hopHeader, s.cfg.InstanceID)
+	} else {
+		pr.Out.URL.Scheme = "http"
+		pr.Out.URL.Host = "agent"
+		pr.Out.Host = t.origin.host
+		pr.Out.Header.Del(hopHeader)
+	}
+	// Rewrite starts with the X-Forwarded-* headers removed; these carry
+	// the customer's, as far as the relay believes them.
+	pr.Out.Header.Set("X-Forwarded-For", t.origin.chain)
+	pr.Out.Header.Set("X-Forwarded-Proto", t.origin.proto)
+	pr.Out.Header.Set("X-Forwarded-Host", t.origin.host)
+}
+
+func (s *Server) roundTrip(req *http.Request) (*http.Response, error) {
+	t := targetOf(req)
+	if t.peer != nil {
+		return s.peers.RoundTrip(req)
+	}
+	return t.tunnel.Transport.RoundTrip(req)
+}
+
+// modifyResponse remembers, with the editor page, which machine the
+// browser is at, for the web app's assets (see appMachine).
+func (s *Server) modifyResponse(resp *http.Response) error {
+	t := targetOf(resp.Request)
+	if t == nil || t.match.kind != routeEditor || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	c := &http.Cookie{
+		Name: appCookie, Value: t.match.code, Path: appPrefix, MaxAge: 86400,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: t.origin.proto == "https",
+	}
+	resp.Header.Add("Set-Cookie", c.String())
+	return nil
+}
+
+// proxyError answers a request the agent (or the peer relay) could not
+// answer.
+func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	t := targetOf(r)
+	log := s.log.With("machine", t.match.code, "path", r.URL.Path)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		log.Debug("request body too large", "err", err)
+		tooLargeFailure(s.cfg.MaxBodyBytes).write(w, r)
+	case r.Context().Err() != nil:
+		// The customer went away; nobody reads an answer.
+		log.Debug("client gone", "err", err)
+	case isTimeout(err):
+		log.Warn("agent did not answer in time", "err", err)
+		failure{status: http.StatusGatewayTimeout, code: "agent_timeout", title: "The machine is slow to answer",
+			message: "The machine did not answer in time. Please try again.", machine: t.match.code, retryAfter: 5 * time.Second}.write(w, r)
+	case t.tunnel != nil && !errors.Is(err, tunnel.ErrClosed) && t.tunnel.Up():
+		log.Warn("proxy to agent", "err", err)
+		failure{status: http.StatusBadGateway, code: "bad_gateway", title: "Something went wrong",
+			message: "The machine's answer was broken. Please try again.", machine: t.match.code}.write(w, r)
+	case t.match.code == "":
+		log.Info("agent unreachable", "err", err)
+		noAgent().write(w, r)
+	case s.table.Get(t.match.code) != nil:
+		// The agent reconnected while this request was on its way.
+		failure{status: http.StatusServiceUnavailable, code: "agent_reconnected", title: "Please try again",
+			message: "The machine reconnected just now. Please try again.", machine: t.match.code, retryAfter: time.Second}.write(w, r)
+	default:
+		// The tunnel went down, or the peer relay that held it is gone:
+		// the machine is offline until its agent reconnects.
+		log.Info("machine unreachable", "err", err, "via_peer", t.peer != nil)
+		s.unavailable(r.Context(), r, t.match.code).write(w, r)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()) ||
+		strings.Contains(err.Error(), "timeout awaiting response headers")
+}
+
+func tooLargeFailure(limit int64) failure {
+	return failure{status: http.StatusRequestEntityTooLarge, code: "too_large", title: "Too large",
+		message: fmt.Sprintf("The request is larger than %d MB.", limit>>20)}
+}
+
+func noAgent() failure {
+	return failure{status: http.StatusServiceUnavailable, code: "no_machine_online", title: "No machine online",
+		message: "No machine is online right now. Please try again in a few minutes.", retryAfter: 30 * time.Second}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

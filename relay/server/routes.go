@@ -1,0 +1,131 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+
+	"casefleet/shared/machine"
+	"casefleet/shared/tunnel"
+)
+
+// routeKind is what the relay does with a request.
+type routeKind int
+
+const (
+	routeNotFound   routeKind = iota
+	routeHealth               // GET /healthz
+	routeReady                // GET /readyz
+	routeConnect              // the agents' tunnel endpoint
+	routeMachines             // GET /api/machines
+	routeEditor               // GET /editor?machine=CODE: to CODE's agent
+	routeApp                  // GET /app/...: the web app's assets, to an agent
+	routeMachineAPI           // /api/chitu/machine/CODE/...: to CODE's agent
+)
+
+// Paths the relay serves or forwards; nothing else reaches an agent.
+const (
+	machineAPIPrefix = "/api/chitu/machine/"
+	appPrefix        = "/app/"
+	editorPath       = "/editor"
+	machinesPath     = "/api/machines"
+)
+
+// appCookie remembers, for the web app's assets, which machine's editor
+// the browser opened last (see docs/relay.md).
+const appCookie = "casefleet_machine"
+
+// match is a classified request.
+type match struct {
+	kind routeKind
+	code string // the machine, for routeEditor and routeMachineAPI; may be empty for routeApp
+}
+
+// classify decides what r is, or returns the failure to answer it with.
+// It is the relay's guard against being an open proxy: only origin-form
+// requests for the paths above, with clean paths and valid machine codes,
+// go anywhere.
+func classify(r *http.Request) (match, *failure) {
+	if r.Method == http.MethodConnect {
+		return match{}, &failure{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "This server is not a proxy."}
+	}
+	if !strings.HasPrefix(r.RequestURI, "/") {
+		return match{}, &failure{status: http.StatusBadRequest, code: "bad_request", message: "This server is not a proxy: request a path, not a URL."}
+	}
+	if r.URL.RawPath != "" || !cleanPath(r.URL.Path) {
+		return match{}, &failure{status: http.StatusBadRequest, code: "bad_path", message: "The path is not in canonical form."}
+	}
+	p := r.URL.Path
+	readOnly := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch {
+	case p == tunnel.ConnectPath:
+		return match{kind: routeConnect}, nil
+	case p == "/healthz" && readOnly:
+		return match{kind: routeHealth}, nil
+	case p == "/readyz" && readOnly:
+		return match{kind: routeReady}, nil
+	case p == machinesPath && readOnly:
+		return match{kind: routeMachines}, nil
+	case p == editorPath && readOnly:
+		code := r.URL.Query().Get("machine")
+		if code == "" {
+			return match{}, &failure{status: http.StatusBadRequest, code: "missing_machine", title: "Which machine?",
+				message: "Scan the QR code on the machine to start."}
+		}
+		if machine.ValidateCode(code) != nil {
+			return match{}, invalidCode()
+		}
+		return match{kind: routeEditor, code: code}, nil
+	case strings.HasPrefix(p, appPrefix) && readOnly:
+		return match{kind: routeApp, code: appMachine(r)}, nil
+	case strings.HasPrefix(p, machineAPIPrefix):
+		code, rest, _ := strings.Cut(p[len(machineAPIPrefix):], "/")
+		if machine.ValidateCode(code) != nil {
+			return match{}, invalidCode()
+		}
+		if rest == "" {
+			return match{}, notFound()
+		}
+		if r.Method == http.MethodTrace {
+			return match{}, &failure{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "TRACE is not allowed."}
+		}
+		return match{kind: routeMachineAPI, code: code}, nil
+	}
+	return match{}, notFound()
+}
+
+// appMachine is the machine whose agent should serve a web-app asset: the
+// machine query parameter, else the cookie set with the editor page;
+// empty means any online agent will do.
+func appMachine(r *http.Request) string {
+	if code := r.URL.Query().Get("machine"); machine.ValidateCode(code) == nil {
+		return code
+	}
+	if c, err := r.Cookie(appCookie); err == nil && machine.ValidateCode(c.Value) == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// cleanPath reports whether p is absolute and free of empty, "." and
+// ".." segments (a trailing slash is fine).
+func cleanPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") {
+		return false
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, s := range segs {
+		if s == "." || s == ".." || (s == "" && i != len(segs)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+func notFound() *failure {
+	return &failure{status: http.StatusNotFound, code: "not_found", title: "Not found", message: "There is nothing here. Scan the QR code on a machine to start."}
+}
+
+func invalidCode() *failure {
+	return &failure{status: http.StatusBadRequest, code: "invalid_machine_code", title: "Unknown machine",
+		message: "That is not a valid machine code. Scan the QR code on the machine again."}
+}
