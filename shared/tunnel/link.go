@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -30,6 +31,7 @@ const writeTimeout = 30 * time.Second
 // net.Listener of the agent's HTTP server; the relay drains it instead.
 type link struct {
 	sess *yamux.Session
+	conn *wsNetConn
 
 	mu  sync.Mutex
 	err error // why the link went down; set once
@@ -40,7 +42,7 @@ type link struct {
 func newLink(ws *websocket.Conn, server bool, keepAlive time.Duration, logger *slog.Logger) (*link, error) {
 	// The link outlives the handshake's request and context; it ends with
 	// Close or when the peer goes away.
-	nc := &wsNetConn{websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws}
+	nc := &wsNetConn{Conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws: ws}
 	ws.SetReadLimit(maxMessageLen) // after NetConn, which lifts the limit
 
 	cfg := yamux.DefaultConfig()
@@ -60,15 +62,17 @@ func newLink(ws *websocket.Conn, server bool, keepAlive time.Duration, logger *s
 		ws.CloseNow()
 		return nil, fmt.Errorf("start yamux: %w", err)
 	}
-	l := &link{sess: sess}
+	l := &link{sess: sess, conn: nc}
 	go l.keepAlive(keepAlive)
 	return l, nil
 }
 
 // keepAlive pings the peer every interval and takes the link down when a
-// ping is not answered within the next interval. yamux has a keepalive of
-// its own, but it waits up to twice its write timeout and does not say why
-// a link died.
+// ping is not answered within the next interval and nothing else came from
+// the peer meanwhile (a pong can queue behind a large upload on a slow
+// link; the data arriving shows the peer is alive). yamux has a keepalive
+// of its own, but it waits up to twice its write timeout and does not say
+// why a link died.
 func (l *link) keepAlive(interval time.Duration) {
 	timer := time.NewTimer(interval)
 	defer timer.Stop()
@@ -78,6 +82,7 @@ func (l *link) keepAlive(interval time.Duration) {
 			return
 		case <-timer.C:
 		}
+		sent := time.Now()
 		pong := make(chan error, 1)
 		go func() {
 			_, err := l.sess.Ping()
@@ -94,6 +99,10 @@ func (l *link) keepAlive(interval time.Duration) {
 			}
 			// The next ping goes when the timer fires: one interval after this one.
 		case <-timer.C:
+			if l.conn.heardSince(sent) {
+				timer.Reset(interval) // busy, not dead: ping again one interval later
+				continue
+			}
 			l.fail(fmt.Errorf("peer did not answer a keepalive ping within %v", interval))
 			return
 		}
@@ -187,7 +196,23 @@ func (l *link) open(ctx context.Context) (net.Conn, error) {
 // the peer learns of the end from the closed connection.
 type wsNetConn struct {
 	net.Conn
-	ws *websocket.Conn
+	ws       *websocket.Conn
+	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the peer
+}
+
+// Read notes when the peer last sent anything: a peer that is sending is
+// alive, even if its answer to a ping is queued behind bulk data.
+func (c *wsNetConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// heardSince reports whether the peer sent anything after t.
+func (c *wsNetConn) heardSince(t time.Time) bool {
+	return c.lastRead.Load() > t.UnixNano()
 }
 
 func (c *wsNetConn) Close() error {
