@@ -92,8 +92,9 @@ type Session struct {
 
 // LAN is the shop-floor side: dashboard, local API, mDNS.
 type LAN struct {
-	Listen     string   `mapstructure:"listen"`
-	Interfaces []string `mapstructure:"interfaces"`
+	Listen      string   `mapstructure:"listen"`
+	Interfaces  []string `mapstructure:"interfaces"`
+	OperatorPIN string   `mapstructure:"operator_pin"`
 }
 
 // Image bounds customer uploads and image_url fetches.
@@ -145,6 +146,7 @@ var defaults = map[string]any{
 	"session.orders_per_hour":      10,
 	"lan.listen":                   ":7080",
 	"lan.interfaces":               []string{},
+	"lan.operator_pin":             "",
 	"public_url":                   "",
 	"image.allowed_hosts":          []string{},
 	"image.max_bytes":              15 << 20,
@@ -311,6 +313,9 @@ func (c Config) Validate() error {
 	}
 	if c.Session.OrdersPerHour < 1 {
 		bad("session.orders_per_hour", "must be at least 1")
+	}
+	if pin := c.LAN.OperatorPIN; pin != "" && len(pin) < 6 {
+		bad("lan.operator_pin", "must be at least 6 characters (quote it in YAML so leading zeros stay)")
 	}
 	if _, _, err := net.SplitHostPort(c.LAN.Listen); err != nil {
 		bad("lan.listen", "%q is not host:port", c.LAN.Listen)

@@ -109,6 +109,7 @@ func TestValidateNamesEachBadKey(t *testing.T) {
 		{"cap", func(c *Config) { c.Queue.MaxOrders = 0 }, "queue.max_orders"},
 		{"payment timeout", func(c *Config) { c.Queue.PaymentTimeout = 0 }, "queue.payment_timeout"},
 		{"listen", func(c *Config) { c.LAN.Listen = "7080" }, "lan.listen"},
+		{"short operator PIN", func(c *Config) { c.LAN.OperatorPIN = "1234" }, "lan.operator_pin"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 	}
 	path := writeFile(t, validYAML)

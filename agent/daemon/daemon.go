@@ -25,8 +25,10 @@ import (
 	"casefleet/agent/catalog"
 	"casefleet/agent/chitu"
 	"casefleet/agent/config"
+	"casefleet/agent/dashboard"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/lan"
+	"casefleet/agent/metrics"
 	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
 	"casefleet/agent/session"
@@ -156,8 +158,41 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Push:              pushHandler,
 		Logger:            log,
 	})
+	dash, err := dashboard.New(dashboard.Options{
+		PIN:         cfg.LAN.OperatorPIN,
+		MachineCode: cfg.Machine.Code,
+		Name:        cfg.Machine.Name,
+		Location:    cfg.Machine.Location,
+		Version:     opt.Version,
+		RelayURL:    cfg.Relay.URL,
+		PublicURL:   cfg.PublicURL,
+		Queue:       q,
+		Machine:     disp,
+		Printer:     link,
+		CallTimeout: cfg.Chitu.Timeout + 5*time.Second,
+		Logger:      log,
+	})
+	if err != nil {
+		return fmt.Errorf("operator dashboard: %w", err)
+	}
+	if !dash.Enabled() {
+		log.Warn("operator dashboard is off: set lan.operator_pin to switch it on")
+	}
+	met := metrics.New(metrics.Options{
+		MachineCode: cfg.Machine.Code,
+		Version:     opt.Version,
+		Queue:       q,
+		Machine:     disp,
+		Tunnel:      cfg.Relay.URL != "",
+		Logger:      log,
+	})
+	customer := srv.Handler()
+	lanMux := http.NewServeMux()
+	lanMux.Handle("/operator/", dash.Handler()) // LAN only, never through the tunnel
+	lanMux.Handle("GET /metrics", met.Handler())
+	lanMux.Handle("/", customer)
 	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           met.Instrument(lanMux),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -189,10 +224,12 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 				MachineCode: cfg.Machine.Code,
 				Token:       cfg.Relay.Token,
 				Version:     opt.Version,
-				Handler:     httpSrv.Handler,
+				Handler:     met.Instrument(customer), // the customer API only
 				Logger:      log.With("machine", cfg.Machine.Code, "component", "tunnel"),
 				OnState: func(st tunnel.State) {
 					tunnelUp.Store(st.Connected)
+					dash.SetTunnel(st)
+					met.SetTunnel(st)
 					// The relay's announced URL is where the machine fetches
 					// print files, unless public_url says otherwise.
 					if st.Connected && st.PublicURL != "" && cfg.PublicURL == "" {
@@ -208,6 +245,8 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	}
 	g.Go(func() error { return disp.Run(gctx) })
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return dash.Run(gctx) })
+	g.Go(func() error { return met.Run(gctx) })
 	if pushRun != nil {
 		g.Go(func() error { return pushRun(gctx) })
 	}

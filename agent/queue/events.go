@@ -12,6 +12,7 @@ import (
 const (
 	EventOrderUpdate   = "orderUpdate"   // Data is the order after the change, position and estimate as of the commit
 	EventMachineStatus = "machineStatus" // Data is whatever the dispatcher published
+	EventNozzleClean   = "nozzleClean"   // Data is the printer's answer to a nozzle cleaning (protocol.CleanNozzleResult); for operators only
 )
 
 // Event is one entry of the log the events WebSocket streams and resumes

@@ -80,6 +80,45 @@ func (q *Queue) Cancel(id, sessionID string) (Order, error) {
 	return out, nil
 }
 
+// Retry puts a failed order back in line for a fresh round of attempts:
+// an operator's decision once the cause is fixed. It keeps its Seq, so it
+// is the head of the line again (its customer has waited already), and its
+// session and print file; the vendor order id, pickup code, attempts,
+// send, fetch, start and finish times and the failure reason are cleared.
+// It leaves the finished log and rejoins the line, with an orderUpdate
+// event, in one transaction. ErrNotFound, ErrNotRetryable for an order that
+// has not failed, ErrQueueFull when MaxOrders orders are in line.
+func (q *Queue) Retry(id string) (Order, error) {
+	var out Order
+	err := q.update(func(s *store) error {
+		old, _, err := s.load(id)
+		if err != nil {
+			return err
+		}
+		if old.Status != StatusFailed {
+			return fmt.Errorf("%w: order is %s", ErrNotRetryable, old.Status)
+		}
+		if n := s.countPending(q.opt.MaxOrders); n >= q.opt.MaxOrders {
+			return fmt.Errorf("%d orders in line: %w", n, ErrQueueFull)
+		}
+		o := old
+		o.Status, o.Stage = StatusQueued, StageQueued
+		o.Attempts = 0
+		o.VendorOrderID, o.PickupCode, o.FailureReason = "", "", ""
+		o.SentAt, o.FetchedAt, o.StartedAt, o.CompletedAt = nil, nil, nil, nil
+		o.UpdatedAt = q.now()
+		if err := s.reopen(old, o); err != nil {
+			return err
+		}
+		out, err = s.announce(o)
+		return err
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("retry order %.40q: %w", id, err)
+	}
+	return out, nil
+}
+
 // Update applies fn to the stored order and commits the changed order, its
 // index updates and an orderUpdate event in one transaction. If fn returns
 // an error nothing is written and Update returns that error (wrapped). If

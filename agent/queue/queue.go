@@ -31,8 +31,10 @@ var (
 	// or finished) and can no longer be cancelled by its customer.
 	ErrNotCancellable = errors.New("order can no longer be cancelled")
 	// ErrFinished: the order is complete, failed or cancelled; it never
-	// changes again.
+	// changes again (except a failed one that an operator retries).
 	ErrFinished = errors.New("order already finished")
+	// ErrNotRetryable: only a failed order can be put back in line.
+	ErrNotRetryable = errors.New("only a failed order can be retried")
 	// ErrInvalid: the order (or the change to it) breaks a rule of the
 	// store: unknown status or stage, a changed immutable field, a malformed
 	// id, an oversized field.

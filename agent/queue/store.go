@@ -163,6 +163,37 @@ func (s *store) save(old, o Order) error {
 	return reindex(s.byFile, "print file", old.PrintFile, o.PrintFile, o.ID)
 }
 
+// reopen writes a finished order put back in line: it leaves the finished
+// log and rejoins the line at its Seq. The finished log is searched from
+// its newest end, where a recent failure is.
+func (s *store) reopen(old, o Order) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if err := checkChange(old, o); err != nil {
+		return err
+	}
+	if err := s.put(o); err != nil {
+		return err
+	}
+	if err := s.pending.Put(u64Key(o.Seq), []byte(o.ID)); err != nil {
+		return err
+	}
+	c := s.finished.Cursor()
+	for k, id := c.Last(); k != nil; k, id = c.Prev() {
+		if string(id) == o.ID {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if err := reindex(s.byVendor, "vendor order id", old.VendorOrderID, o.VendorOrderID, o.ID); err != nil {
+		return err
+	}
+	return reindex(s.byFile, "print file", old.PrintFile, o.PrintFile, o.ID)
+}
+
 func (s *store) put(o Order) error {
 	b, err := encodeOrder(o)
 	if err != nil {

@@ -1,0 +1,109 @@
+package dashboard
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is a clock the test moves.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+const testPIN = "246810"
+
+func TestLockoutTableIsBounded(t *testing.T) {
+	clock := &testClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	l := newLockout(clock.Now)
+	for i := range maxClients {
+		l.failed("10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256))
+	}
+	if w := l.wait("192.0.2.1"); w == 0 {
+		t.Error("a new client got tries while the table is full of recent failures")
+	}
+	clock.Advance(forgetAfter + time.Minute)
+	if w := l.wait("192.0.2.1"); w != 0 {
+		t.Errorf("a new client waits %v after old entries aged out", w)
+	}
+}
+
+func TestClientKeyGroupsAnIPv6Network(t *testing.T) {
+	tests := []struct{ addr, want string }{
+		{"127.0.0.1:5000", "127.0.0.1"},
+		{"[2001:db8:1:2:aaaa::1]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:bbbb::9]:80", "2001:db8:1:2::/64"},
+		{"[::ffff:192.0.2.7]:80", "192.0.2.7"},
+		{"garbage", "garbage"},
+	}
+	for _, tt := range tests {
+		if got := clientKey(&http.Request{RemoteAddr: tt.addr}); got != tt.want {
+			t.Errorf("clientKey(%q) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// FuzzSessionCookie: no cookie value crashes the check, and changing any
+// byte of a valid session makes it invalid.
+func FuzzSessionCookie(f *testing.F) {
+	a, err := newAuth(testPIN, time.Now)
+	if err != nil {
+		f.Fatal(err)
+	}
+	valid, _, err := a.newSession()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid, 0, byte('x'))
+	f.Add("v1.1.2.3", 3, byte('.'))
+	f.Add("", 0, byte(0))
+	f.Fuzz(func(t *testing.T, v string, at int, b byte) {
+		if a.validSession(v) && v != valid {
+			t.Fatalf("accepted a session this agent never signed: %q", v)
+		}
+		if len(valid) == 0 {
+			return
+		}
+		i := (at%len(valid) + len(valid)) % len(valid)
+		if valid[i] == b {
+			return
+		}
+		tampered := valid[:i] + string(b) + valid[i+1:]
+		if a.validSession(tampered) {
+			t.Fatalf("accepted a tampered session %q", tampered)
+		}
+	})
+}
+
+// FuzzBearer: the PIN is taken from a bearer header exactly, and nothing
+// else is accepted as one.
+func FuzzBearer(f *testing.F) {
+	f.Add("Bearer 246810")
+	f.Add("bearer   x ")
+	f.Add("Basic abc")
+	f.Fuzz(func(t *testing.T, h string) {
+		pin, ok := bearer(h)
+		if !ok {
+			return
+		}
+		if len(h) > 512 || !strings.EqualFold(h[:7], "Bearer ") || pin != strings.TrimSpace(h[7:]) {
+			t.Fatalf("bearer(%q) = %q", h, pin)
+		}
+	})
+}
