@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"casefleet/shared/qr"
 	"casefleet/agent/queue"
+	"casefleet/shared/qr"
 )
 
 // Every action is logged with the client it came from: who paused the

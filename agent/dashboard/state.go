@@ -5,9 +5,9 @@ import (
 	"strings"
 	"time"
 
-	"casefleet/shared/qr"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
+	"casefleet/shared/qr"
 )
 
 // How many finished orders are looked through for failures, and how many
