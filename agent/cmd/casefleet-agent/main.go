@@ -29,6 +29,7 @@ const usage = `casefleet-agent: the casefleet kiosk agent
 Usage:
   casefleet-agent run [--config FILE] [flags]   run the agent
   casefleet-agent doctor [--config FILE]        check the setup; says what to fix
+  casefleet-agent status [--config FILE]        one screen: printer, queue, relay, last errors
   casefleet-agent enroll --relay URL --token T [--config FILE] [--no-start]
                                                 check the token with the relay, write it
                                                 into the config and start the service
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string) int {
 			return enrollKiosk(ctx, args, os.Stdout)
 		}
 		return discover(ctx, args, os.Stdout)
-	case "run", "doctor":
+	case "run", "doctor", "status":
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return 0
@@ -81,6 +82,9 @@ func run(ctx context.Context, args []string) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := config.Load(fs)
+	if cmd == "status" {
+		return status(ctx, cfg, err, os.Stdout)
+	}
 	if cmd == "doctor" {
 		if !doctor.Run(ctx, cfg, err, os.Stdout) {
 			return 1
