@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BINS    := bin/casefleet-agent bin/casefleet-relay bin/chitusim
 
-.PHONY: all build demo test test-short bench fmt vet clean
+.PHONY: all build demo test test-short bench package fmt vet clean
 
 all: build
 
@@ -41,6 +41,10 @@ test-short:
 bench: build
 	scripts/bench.sh
 
+## package: installable packages in dist/ (agent .deb/.rpm/.msi, relay .deb; see packaging/build.sh -h)
+package:
+	packaging/build.sh -o dist -v $(VERSION)
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
@@ -48,4 +52,4 @@ vet:
 	$(GO) vet ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
