@@ -26,6 +26,17 @@ KIOSKS=(
   "CT0700046|Station concourse|station|7083"
 )
 
+OPERATOR_PIN=${OPERATOR_PIN:-246810}
+
+# mDNS runs on loopback only, never on a real interface: switch multicast
+# on for lo when we may (root), else the agents run without advertising.
+MDNS=off
+if ip link show lo 2>/dev/null | grep -q MULTICAST; then
+  MDNS=on
+elif [ "$(id -u)" = 0 ] && ip link set lo multicast on 2>/dev/null; then
+  MDNS=on
+fi
+
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -71,7 +82,8 @@ for k in "${KIOSKS[@]}"; do
     CASEFLEET_CHITU_BASE_URL="http://$SIM_HTTP" CASEFLEET_CHITU_APP_ID="$APP_ID" \
     CASEFLEET_CHITU_APP_SECRET="$APP_SECRET" CASEFLEET_CHITU_MQTT_URL="tcp://$SIM_MQTT" \
     CASEFLEET_CHITU_MQTT_PASSWORD="$MQTT_PASSWORD" CASEFLEET_CHITU_POLL_INTERVAL=2s \
-    CASEFLEET_IMAGE_ALLOWED_HOSTS="127.0.0.1" \
+    CASEFLEET_IMAGE_ALLOWED_HOSTS="127.0.0.1" CASEFLEET_LAN_INTERFACES=lo \
+    CASEFLEET_LAN_OPERATOR_PIN="$OPERATOR_PIN" \
     "$BIN/casefleet-agent" run >"$DEMO_DIR/$code.log" 2>&1 &
   pids+=($!)
 done
@@ -93,6 +105,12 @@ for k in "${KIOSKS[@]}"; do
   echo "    LAN agent: http://127.0.0.1:$port/api/chitu/machine/$code/status"
 done
 echo
+echo "Operator dashboards: http://127.0.0.1:7081/operator/ (and :7082, :7083), PIN $OPERATOR_PIN"
+if [ "$MDNS" = on ]; then
+  echo "LAN discovery:       bin/casefleet-agent discover --interfaces lo"
+else
+  echo "LAN discovery is off: loopback cannot multicast (as root: ip link set lo multicast on)"
+fi
 echo "Place an order from the command line:  scripts/order.sh CT0700026"
 echo "Press Ctrl-C to stop."
 wait
