@@ -36,6 +36,7 @@ type Config struct {
 	LAN       LAN     `mapstructure:"lan"`
 	PublicURL string  `mapstructure:"public_url"`
 	Image     Image   `mapstructure:"image"`
+	Push      Push    `mapstructure:"push"`
 	Log       Log     `mapstructure:"log"`
 }
 
@@ -104,6 +105,13 @@ type Image struct {
 	MaxPixels    int64    `mapstructure:"max_pixels"`
 }
 
+// Push sets Web Push notifications.
+type Push struct {
+	// Subject is the contact push services may use about this sender: a
+	// mailto: or https: URL (RFC 8292).
+	Subject string `mapstructure:"subject"`
+}
+
 // Log sets logging.
 type Log struct {
 	Level  string `mapstructure:"level"`
@@ -151,6 +159,7 @@ var defaults = map[string]any{
 	"image.allowed_hosts":          []string{},
 	"image.max_bytes":              15 << 20,
 	"image.max_pixels":             50_000_000,
+	"push.subject":                 "",
 	"log.level":                    "info",
 	"log.format":                   "text",
 }
@@ -330,6 +339,9 @@ func (c Config) Validate() error {
 	}
 	if c.Image.MaxPixels < 1<<16 {
 		bad("image.max_pixels", "%d is too small", c.Image.MaxPixels)
+	}
+	if sub := c.Push.Subject; sub != "" && !strings.HasPrefix(sub, "mailto:") && !strings.HasPrefix(sub, "https://") {
+		bad("push.subject", "%q must be a mailto: or https: URL", sub)
 	}
 	if !oneOf(strings.ToLower(c.Log.Level), "debug", "info", "warn", "error") {
 		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)

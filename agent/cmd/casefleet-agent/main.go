@@ -100,7 +100,13 @@ func run(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "casefleet-agent:", err)
 		return 1
 	}
-	if err := daemon.Run(ctx, cfg, daemon.Options{Version: version, Logger: log}); err != nil {
+	opts, err := customerParts(cfg, log)
+	if err != nil {
+		log.Error("agent cannot start", "err", err)
+		return 1
+	}
+	opts.Version, opts.Logger = version, log
+	if err := daemon.Run(ctx, cfg, opts); err != nil {
 		log.Error("agent stopped", "err", err)
 		return 1
 	}
