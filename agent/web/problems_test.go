@@ -177,8 +177,12 @@ func TestProblemPages(t *testing.T) {
 
 	// A GIF: the browser shows it, but the printer's pipeline takes JPEG,
 	// PNG and WebP only, and the agent says so.
+	// Turn the small photo first: a freshly chosen photo starts unturned,
+	// which tells when the GIF (and not the previous photo) is on the case.
+	pia.click(`#tools button[data-act="rotate"]`)
+	pia.waitFor("the photo is turned", `document.getElementById('preview').getAttribute('aria-label').includes('turned 90')`, 10*time.Second)
 	choose(gifPhoto(t))
-	pia.waitFor("the GIF is on the case", `document.getElementById('preview').classList.contains('has-photo')`, 10*time.Second)
+	pia.waitFor("the GIF is on the case", `document.getElementById('preview').getAttribute('aria-label').includes('turned 0')`, 10*time.Second)
 	pia.click("#order-btn")
 	problemTitle(pia, "This is not a photo we can print")
 }
