@@ -26,6 +26,10 @@ import (
 // public_url reads CASEFLEET_RELAY_PUBLIC_URL.
 const EnvPrefix = "CASEFLEET_RELAY"
 
+// MinMetricsToken is the shortest metrics_token accepted: /metrics is on
+// the public listener, and a short token could be guessed.
+const MinMetricsToken = 16
+
 // DefaultTrustedProxies are the networks whose X-Forwarded-For the relay
 // believes by default: loopback and private ranges, where load balancers
 // and the relay's peers live.
@@ -65,6 +69,8 @@ type Config struct {
 
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
 
+	MetricsToken string `mapstructure:"metrics_token"`
+
 	LogLevel  string `mapstructure:"log_level"`
 	LogFormat string `mapstructure:"log_format"`
 }
@@ -103,6 +109,7 @@ var settings = []setting{
 	{"rate_session", "rate-session", 10.0, "requests per second per customer session (0: no limit)"},
 	{"rate_session_burst", "rate-session-burst", 40, "burst of requests per customer session"},
 	{"trusted_proxies", "trusted-proxies", DefaultTrustedProxies, "networks (CIDR) whose X-Forwarded-For is believed: load balancers and peer relays"},
+	{"metrics_token", "metrics-token", "", "bearer token that GET /metrics requires (empty: /metrics is open); prefer CASEFLEET_RELAY_METRICS_TOKEN to the flag"},
 	{"log_level", "log-level", "info", "debug, info, warn or error"},
 	{"log_format", "log-format", "text", "text or json"},
 }
@@ -251,6 +258,10 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.TrustedPrefixes(); err != nil {
 		bad("trusted_proxies", "%v", err)
+	}
+	if c.MetricsToken != "" && (len(c.MetricsToken) < MinMetricsToken || strings.ContainsFunc(c.MetricsToken, func(r rune) bool { return r <= ' ' || r >= 0x7f })) {
+		// The value is a secret: never echo it.
+		bad("metrics_token", "want at least %d printable characters without spaces (e.g. from `openssl rand -hex 24`)", MinMetricsToken)
 	}
 	if _, err := logging.New(nil, c.LogLevel, c.LogFormat); err != nil {
 		bad("log_level/log_format", "%v", err)

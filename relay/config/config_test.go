@@ -60,6 +60,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"rate_ip", func(c *Config) { c.RateIP, c.RateIPBurst = 5, 0 }},
 		{"trusted_proxies", func(c *Config) { c.TrustedProxies = []string{"everyone"} }},
 		{"log_level", func(c *Config) { c.LogLevel = "loud" }},
+		{"metrics_token", func(c *Config) { c.MetricsToken = "short" }},
+		{"metrics_token", func(c *Config) { c.MetricsToken = "a token with spaces in it" }},
 	}
 	for _, tt := range tests {
 		c := base
@@ -71,5 +73,25 @@ func TestValidateNamesTheKey(t *testing.T) {
 	}
 	if err := base.Validate(); err != nil {
 		t.Errorf("defaults with a key file: %v", err)
+	}
+}
+
+func TestMetricsTokenFromTheEnvironmentIsNeverEchoed(t *testing.T) {
+	t.Setenv("CASEFLEET_RELAY_METRICS_TOKEN", "s3cret-but-short")
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MetricsToken != "s3cret-but-short" {
+		t.Fatalf("metrics_token = %q, want it from the environment", c.MetricsToken)
+	}
+	c.FleetPub = "/x/fleet.pub"
+	if err := c.Validate(); err != nil {
+		t.Errorf("a 16-character token: %v", err)
+	}
+	c.MetricsToken = "s3cret\twith-a-tab-inside"
+	err = c.Validate()
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Validate = %v; want an error that does not show the token", err)
 	}
 }

@@ -41,10 +41,11 @@ const maxEntryLen = 4 << 10
 //	online       sorted set: CODE scored by its lease's expiry (Unix ms)
 //	seen:<CODE>  the machine's location, kept for 30 days
 type Directory struct {
-	rdb    *redis.Client
-	prefix string
-	ttl    time.Duration
-	now    func() time.Time
+	rdb     *redis.Client
+	prefix  string
+	ttl     time.Duration
+	now     func() time.Time
+	onError func(op string, err error)
 }
 
 // DirectoryOptions configure NewDirectory.
@@ -52,6 +53,11 @@ type DirectoryOptions struct {
 	URL      string        // redis://[:password@]host:port[/db]
 	Prefix   string        // of every key
 	LeaseTTL time.Duration // how long an entry outlives its last refresh
+	// OnError, if set, is told of every command that fails (Redis away,
+	// a bad entry), named by the method: "claim", "refresh", "release",
+	// "lookup", "online", "seen" or "ping". A machine that is simply not
+	// in the directory is not an error. The relay counts them.
+	OnError func(op string, err error)
 }
 
 // NewDirectory connects to Redis (lazily: the first command dials).
@@ -67,7 +73,17 @@ func NewDirectory(opt DirectoryOptions) (*Directory, error) {
 	if opt.LeaseTTL < time.Second {
 		return nil, fmt.Errorf("lease ttl %v: at least 1s", opt.LeaseTTL)
 	}
-	return &Directory{rdb: redis.NewClient(ropt), prefix: opt.Prefix, ttl: opt.LeaseTTL, now: time.Now}, nil
+	d := &Directory{rdb: redis.NewClient(ropt), prefix: opt.Prefix, ttl: opt.LeaseTTL, now: time.Now, onError: opt.OnError}
+	if d.onError == nil {
+		d.onError = func(string, error) {}
+	}
+	return d, nil
+}
+
+// failed reports err to OnError and returns it.
+func (d *Directory) failed(op string, err error) error {
+	d.onError(op, err)
+	return err
 }
 
 // Close closes the connections to Redis.
@@ -79,7 +95,7 @@ func (d *Directory) LeaseTTL() time.Duration { return d.ttl }
 // Ping checks that Redis answers.
 func (d *Directory) Ping(ctx context.Context) error {
 	if err := d.rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
+		return d.failed("ping", fmt.Errorf("redis: %w", err))
 	}
 	return nil
 }
@@ -130,7 +146,7 @@ func (d *Directory) Claim(ctx context.Context, e Entry) error {
 	err = claimScript.Run(ctx, d.rdb, keys, val, d.ttlMillis(), d.expiry(), e.Machine,
 		e.Location, strconv.FormatInt(seenTTL.Milliseconds(), 10)).Err()
 	if err != nil {
-		return fmt.Errorf("claim %s in the directory: %w", e.Machine, err)
+		return d.failed("claim", fmt.Errorf("claim %s in the directory: %w", e.Machine, err))
 	}
 	return nil
 }
@@ -154,12 +170,12 @@ func (d *Directory) Refresh(ctx context.Context, entries []Entry) (lost []Entry,
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// Redis restarted and lost its script cache.
 		if lerr := refreshScript.Load(ctx, d.rdb).Err(); lerr != nil {
-			return nil, fmt.Errorf("refresh leases: %w", lerr)
+			return nil, d.failed("refresh", fmt.Errorf("refresh leases: %w", lerr))
 		}
 		cmds, err = run()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("refresh leases: %w", err)
+		return nil, d.failed("refresh", fmt.Errorf("refresh leases: %w", err))
 	}
 	for i, c := range cmds {
 		if n, _ := c.(*redis.Cmd).Int(); n == 0 {
@@ -178,7 +194,7 @@ func (d *Directory) Release(ctx context.Context, e Entry) error {
 		return err
 	}
 	if err := releaseScript.Run(ctx, d.rdb, []string{d.entryKey(e.Machine), d.onlineKey()}, val, e.Machine).Err(); err != nil {
-		return fmt.Errorf("release %s in the directory: %w", e.Machine, err)
+		return d.failed("release", fmt.Errorf("release %s in the directory: %w", e.Machine, err))
 	}
 	return nil
 }
@@ -193,11 +209,11 @@ func (d *Directory) Lookup(ctx context.Context, code string) (Entry, error) {
 		return Entry{}, fmt.Errorf("%s: %w", code, ErrNotFound)
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("look up %s: %w", code, err)
+		return Entry{}, d.failed("lookup", fmt.Errorf("look up %s: %w", code, err))
 	}
 	e, err := ParseEntry([]byte(val))
 	if err != nil || e.Machine != code {
-		return Entry{}, fmt.Errorf("look up %s: bad entry in the directory: %v", code, err)
+		return Entry{}, d.failed("lookup", fmt.Errorf("look up %s: bad entry in the directory: %v", code, err))
 	}
 	return e, nil
 }
@@ -207,7 +223,7 @@ func (d *Directory) Online(ctx context.Context) ([]Entry, error) {
 	now := strconv.FormatInt(d.now().UnixMilli(), 10)
 	codes, err := d.rdb.ZRangeByScore(ctx, d.onlineKey(), &redis.ZRangeBy{Min: "(" + now, Max: "+inf"}).Result()
 	if err != nil {
-		return nil, fmt.Errorf("list online machines: %w", err)
+		return nil, d.failed("online", fmt.Errorf("list online machines: %w", err))
 	}
 	if len(codes) == 0 {
 		return nil, nil
@@ -218,7 +234,7 @@ func (d *Directory) Online(ctx context.Context) ([]Entry, error) {
 	}
 	vals, err := d.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
-		return nil, fmt.Errorf("list online machines: %w", err)
+		return nil, d.failed("online", fmt.Errorf("list online machines: %w", err))
 	}
 	out := make([]Entry, 0, len(vals))
 	for i, v := range vals {
@@ -241,7 +257,7 @@ func (d *Directory) Seen(ctx context.Context, code string) (location string, see
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("look up %s: %w", code, err)
+		return "", false, d.failed("seen", fmt.Errorf("look up %s: %w", code, err))
 	}
 	return loc, true, nil
 }

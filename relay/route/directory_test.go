@@ -194,3 +194,31 @@ func FuzzParseEntry(f *testing.F) {
 		}
 	})
 }
+
+func TestDirectoryReportsFailedCommands(t *testing.T) {
+	var ops []string
+	d, err := NewDirectory(DirectoryOptions{URL: "redis://127.0.0.1:1", Prefix: "x:", LeaseTTL: time.Second,
+		OnError: func(op string, _ error) { ops = append(ops, op) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	d.Ping(ctx)
+	d.Claim(ctx, entry("CT0700026", "relay-a", "t1"))
+	d.Lookup(ctx, "CT0700026")
+	d.Online(ctx)
+	if got := fmt.Sprint(ops); got != "[ping claim lookup online]" {
+		t.Errorf("reported %s", got)
+	}
+
+	// A machine that is simply not there is no failure.
+	live := testDirectory(t, time.Second)
+	live.onError = func(op string, err error) { t.Errorf("%s reported as failed: %v", op, err) }
+	if _, err := live.Lookup(ctx, "CT0700099"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("lookup = %v", err)
+	}
+	if _, seen, err := live.Seen(ctx, "CT0700099"); seen || err != nil {
+		t.Errorf("seen = %v %v", seen, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"casefleet/shared/tunnel"
@@ -17,6 +18,8 @@ type Tunnel struct {
 	Transport *http.Transport
 	ID        string    // unique per tunnel, names it in the directory
 	Since     time.Time // when it was admitted
+
+	closedBecause atomic.Pointer[string]
 }
 
 // Machine is the machine code of the agent at the other end.
@@ -39,6 +42,22 @@ func (t *Tunnel) Up() bool {
 func (t *Tunnel) Close() {
 	t.Conn.Close()
 	t.Transport.CloseIdleConnections()
+}
+
+// CloseBecause closes the tunnel and remembers why the relay closed it
+// (the first reason given stays), for whoever reports its end.
+func (t *Tunnel) CloseBecause(reason string) {
+	t.closedBecause.CompareAndSwap(nil, &reason)
+	t.Close()
+}
+
+// ClosedBecause is the reason given to CloseBecause, or "" if the relay
+// did not close the tunnel (the agent went away, or stopped answering).
+func (t *Tunnel) ClosedBecause() string {
+	if r := t.closedBecause.Load(); r != nil {
+		return *r
+	}
+	return ""
 }
 
 // Table is the tunnels of this relay, one per machine: the newest wins.

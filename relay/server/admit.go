@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"casefleet/relay/metrics"
 	"casefleet/relay/route"
 	"casefleet/shared/enroll"
 	"casefleet/shared/tunnel"
@@ -24,18 +25,21 @@ const tunnelIdleTimeout = 90 * time.Second
 func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		// The agent retries soon, and reaches another relay.
+		s.met.TunnelRefused(metrics.RefusedShuttingDown)
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, r, http.StatusServiceUnavailable, apiError{errorDetail{Code: "unavailable", Message: "relay is shutting down"}})
 		return
 	}
 	o := originOf(r, s.trusted)
+	var auth authResult
 	conn, err := tunnel.Accept(w, r, tunnel.AcceptOptions{
-		Authenticate: s.authenticate,
+		Authenticate: auth.record(s.authenticate),
 		PublicURL:    s.cfg.PublicURL,
 		KeepAlive:    s.cfg.KeepAlive,
 		Logger:       s.log,
 	})
 	if err != nil {
+		s.met.TunnelRefused(refusalReason(r, auth))
 		s.log.Info("tunnel refused", "remote", o.client.String(), "err", err)
 		return
 	}
@@ -59,15 +63,17 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	if s.closed {
 		// The relay stopped while this agent was being admitted.
 		s.tunnelsMu.Unlock()
+		s.met.TunnelRefused(metrics.RefusedShuttingDown)
 		t.Close()
 		return
 	}
 	s.watchers.Add(1)
 	old := s.table.Put(t)
 	s.tunnelsMu.Unlock()
+	s.met.TunnelConnected()
 	if old != nil {
 		log.Info("tunnel replaces the machine's older one", "old_tunnel", old.ID)
-		old.Close()
+		old.CloseBecause(metrics.DisconnectReplaced)
 	}
 	s.seen.add(t.Machine(), t.Location())
 	s.statuses.forget(t.Machine()) // what the old tunnel said is stale
@@ -92,9 +98,15 @@ func (s *Server) watch(t *route.Tunnel) {
 	t.Transport.CloseIdleConnections()
 	log := s.log.With("machine", t.Machine(), "tunnel", t.ID)
 	if !s.table.Remove(t) {
+		s.met.TunnelDisconnected(metrics.DisconnectReplaced)
 		log.Debug("replaced tunnel down", "err", t.Conn.Err())
 		return
 	}
+	reason := t.ClosedBecause()
+	if reason == "" {
+		reason = metrics.DisconnectDropped
+	}
+	s.met.TunnelDisconnected(reason)
 	log.Info("tunnel down", "err", t.Conn.Err(), "up_for", time.Since(t.Since).Round(time.Millisecond))
 	if s.dir != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -148,7 +160,7 @@ func (s *Server) leaseLoop(ctx context.Context) {
 		for _, e := range lost {
 			if t := s.table.Get(e.Machine); t != nil && t.ID == e.Tunnel {
 				s.log.Info("another relay holds the machine now; closing the stale tunnel", "machine", e.Machine, "tunnel", e.Tunnel)
-				t.Close()
+				t.CloseBecause(metrics.DisconnectMoved)
 			}
 		}
 	}
@@ -170,7 +182,7 @@ func (s *Server) ReloadRevocations() error {
 	for _, t := range s.table.All() {
 		if err := revs.Check(t.Conn.Claims()); err != nil {
 			s.log.Info("closing a revoked tunnel", "machine", t.Machine(), "reason", err)
-			t.Close()
+			t.CloseBecause(metrics.DisconnectRevoked)
 		}
 	}
 	return nil

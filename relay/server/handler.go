@@ -5,11 +5,21 @@ import (
 	"net/http"
 	"time"
 
+	"casefleet/relay/metrics"
 	"casefleet/relay/route"
 )
 
 // ServeHTTP is the relay's front door.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		// Given the server's own writer (not the metrics' recorder), so
+		// that a body over the limit also closes the connection.
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	}
+	s.instrument(w, r, s.serve)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	m, fail := classify(r)
 	if fail != nil {
 		fail.write(w, r)
@@ -29,6 +39,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
 		return
+	case routeMetrics:
+		s.serveMetrics(w, r)
+		return
 	}
 
 	// Everything else is a customer's (or a printer's) request. A slow
@@ -42,13 +55,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	o := originOf(r, s.trusted)
 	forwarded := o.peer && r.Header.Get(hopHeader) != ""
-	if !forwarded { // a peer relay has counted it already
+	if forwarded {
+		s.met.PeerRequest(metrics.PeerReceived)
+	} else { // a peer relay has counted it already
 		if ok, wait := s.ipLimits.allow(o.client.String(), now); !ok {
+			s.met.RateLimited(metrics.LimitIP)
 			rateLimited(wait).write(w, r)
 			return
 		}
 		if sess := sessionOf(r); sess != "" {
 			if ok, wait := s.sessionLimits.allow(sess, now); !ok {
+				s.met.RateLimited(metrics.LimitSession)
 				rateLimited(wait).write(w, r)
 				return
 			}
@@ -57,9 +74,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		tooLargeFailure(s.cfg.MaxBodyBytes).write(w, r)
 		return
-	}
-	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	}
 
 	switch m.kind {

@@ -265,6 +265,17 @@ func (m *seenMachines) add(code, location string) {
 	m.byID[code] = location
 }
 
+// all returns every machine seen, with its location.
+func (m *seenMachines) all() map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]string, len(m.byID))
+	for code, loc := range m.byID {
+		out[code] = loc
+	}
+	return out
+}
+
 func (m *seenMachines) get(code string) (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"casefleet/relay/metrics"
 	"casefleet/relay/route"
 	"casefleet/shared/tunnel"
 )
@@ -76,6 +77,7 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 func (s *Server) roundTrip(req *http.Request) (*http.Response, error) {
 	t := targetOf(req)
 	if t.peer != nil {
+		s.met.PeerRequest(metrics.PeerSent)
 		return s.peers.RoundTrip(req)
 	}
 	return t.tunnel.Transport.RoundTrip(req)

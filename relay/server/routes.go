@@ -15,6 +15,7 @@ const (
 	routeNotFound   routeKind = iota
 	routeHealth               // GET /healthz
 	routeReady                // GET /readyz
+	routeMetrics              // GET /metrics: Prometheus, with metrics_token if set
 	routeConnect              // the agents' tunnel endpoint
 	routeMachines             // GET /api/machines
 	routeEditor               // GET /editor?machine=CODE: to CODE's agent
@@ -28,6 +29,7 @@ const (
 	appPrefix        = "/app/"
 	editorPath       = "/editor"
 	machinesPath     = "/api/machines"
+	metricsPath      = "/metrics"
 )
 
 // appCookie remembers, for the web app's assets, which machine's editor
@@ -63,6 +65,8 @@ func classify(r *http.Request) (match, *failure) {
 		return match{kind: routeHealth}, nil
 	case p == "/readyz" && readOnly:
 		return match{kind: routeReady}, nil
+	case p == metricsPath && readOnly:
+		return match{kind: routeMetrics}, nil
 	case p == machinesPath && readOnly:
 		return match{kind: routeMachines}, nil
 	case p == editorPath && readOnly:

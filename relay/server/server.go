@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"casefleet/relay/config"
+	"casefleet/relay/metrics"
 	"casefleet/relay/route"
 	"casefleet/shared/enroll"
 )
@@ -41,6 +42,10 @@ type Server struct {
 	ipLimits      *limiter
 	sessionLimits *limiter
 
+	met        *metrics.Metrics
+	metricsOut http.Handler // met's handler
+	routes     *routeLabels
+
 	draining  atomic.Bool
 	tunnelsMu sync.Mutex     // orders admissions against closeTunnels
 	closed    bool           // set by closeTunnels: admit no more
@@ -50,14 +55,30 @@ type Server struct {
 	revStamp fileStamp
 }
 
+// Option is an optional setting of New that is not configuration.
+type Option func(*options)
+
+type options struct {
+	version string
+}
+
+// WithVersion is the relay's version, as its metrics report it.
+func WithVersion(v string) Option {
+	return func(o *options) { o.version = v }
+}
+
 // New checks cfg, loads the fleet public key and the revocation list, and
 // returns a relay ready to Serve.
-func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("settings: %w", err)
 	}
 	if log == nil {
 		log = slog.Default()
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
 	pub, err := enroll.LoadPublicKey(cfg.FleetPub)
 	if err != nil {
@@ -74,7 +95,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		seen:          &seenMachines{byID: map[string]string{}},
 		ipLimits:      newLimiter(cfg.RateIP, cfg.RateIPBurst),
 		sessionLimits: newLimiter(cfg.RateSession, cfg.RateSessionBurst),
+		routes:        newRouteLabels(),
 	}
+	s.met = metrics.New(metrics.Options{Instance: cfg.InstanceID, Version: o.version, Machines: s.machines, Logger: log})
+	s.metricsOut = s.met.Handler()
 	s.revs.Store(&enroll.Revocations{})
 	if cfg.Revocations != "" {
 		if err := s.ReloadRevocations(); err != nil {
@@ -93,7 +117,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		DisableCompression:    true,
 	}
 	if cfg.RedisURL != "" {
-		s.dir, err = route.NewDirectory(route.DirectoryOptions{URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, LeaseTTL: cfg.LeaseTTL})
+		s.dir, err = route.NewDirectory(route.DirectoryOptions{
+			URL: cfg.RedisURL, Prefix: cfg.RedisPrefix, LeaseTTL: cfg.LeaseTTL,
+			OnError: func(op string, _ error) { s.met.DirectoryError(op) }, // the callers log the error
+		})
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
@@ -101,6 +128,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.proxy = s.newProxy()
 	if cfg.PublicURL == "" {
 		log.Warn("public_url is not set: agents are told no public URL, so printers cannot fetch print files through this relay")
+	}
+	if cfg.MetricsToken == "" {
+		log.Info("GET /metrics is open to anyone who reaches the relay; set metrics_token to require a bearer token")
 	}
 	return s, nil
 }
@@ -177,7 +207,7 @@ func (s *Server) closeTunnels() {
 		cancel()
 	}
 	for _, t := range tunnels {
-		t.Close()
+		t.CloseBecause(metrics.DisconnectShutdown)
 	}
 	s.watchers.Wait()
 }

@@ -4,6 +4,8 @@
 //	casefleet-relay keygen --out DIR
 //	casefleet-relay issue --key FILE --machine CODE [--location L] [--ttl D]
 //	casefleet-relay run --listen ADDR --fleet-pub FILE [--public-url URL] [--redis-url URL] ...
+//	casefleet-relay qr --machine CODE [--location L] [--name N] [--public-url URL] [--out FILE]
+//	casefleet-relay qr --sheet FILE.csv [--public-url URL] --out FILE.pdf
 //	casefleet-relay version
 package main
 
@@ -35,6 +37,12 @@ Usage:
                                           print an enrollment token for one kiosk
   casefleet-relay run --fleet-pub FILE [flags]
                                           run the relay (casefleet-relay run --help lists every flag)
+  casefleet-relay qr --machine CODE [--location L] [--name N] [--public-url URL] [--out FILE]
+                                          a kiosk's QR sticker: PNG, SVG or PDF by the extension
+                                          of FILE (without --out, the SVG on standard output)
+  casefleet-relay qr --sheet FILE.csv [--public-url URL] --out FILE.pdf
+                                          A4 sheets of stickers for many kiosks (CSV columns
+                                          code,location,name); .svg and .png write a file a page
   casefleet-relay version                 print the version
 
 Every setting of run also reads from the environment: key public_url from
@@ -80,6 +88,9 @@ func run(args []string) int {
 	case "run":
 		config.Flags(fs)
 		exec = func() error { return serve(fs) }
+	case "qr":
+		o := qrFlags(fs)
+		exec = func() error { return o.run(os.Stdout, os.Stderr) }
 	default:
 		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -127,7 +138,7 @@ func serve(fs *pflag.FlagSet) error {
 		return err
 	}
 	log = log.With("instance", cfg.InstanceID)
-	srv, err := server.New(cfg, log)
+	srv, err := server.New(cfg, log, server.WithVersion(version))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"casefleet/relay/metrics"
+	"casefleet/shared/enroll"
+	"casefleet/shared/machine"
+	"casefleet/shared/tunnel"
+)
+
+// authResult remembers what the Authenticator said during one tunnel
+// handshake, so that a refusal can be counted under its reason.
+type authResult struct {
+	called bool
+	err    error
+}
+
+func (a *authResult) record(auth tunnel.Authenticator) tunnel.Authenticator {
+	return func(r *http.Request, code, token string) (enroll.Claims, error) {
+		c, err := auth(r, code, token)
+		a.called, a.err = true, err
+		return c, err
+	}
+}
+
+// refusalReason is the reason code of a tunnel that tunnel.Accept
+// refused: the one the agent was told. Accept checks, in order, that the
+// request is a WebSocket upgrade, the machine code, that there is a token,
+// the token, and then upgrades.
+func refusalReason(r *http.Request, auth authResult) string {
+	switch {
+	case auth.called && auth.err != nil:
+		return tokenRefusal(auth.err)
+	case auth.called:
+		return metrics.RefusedHandshake
+	case !isWebSocketUpgrade(r):
+		return metrics.RefusedWebSocketRequired
+	case machine.ValidateCode(r.Header.Get(tunnel.HeaderMachine)) != nil:
+		return metrics.RefusedInvalidMachine
+	default:
+		return metrics.RefusedMissingToken
+	}
+}
+
+// tokenRefusal maps an Authenticator's error to the code the agent is
+// told, as tunnel.Accept does.
+func tokenRefusal(err error) string {
+	switch {
+	case errors.Is(err, tunnel.ErrUnavailable):
+		return metrics.RefusedUnavailable
+	case errors.Is(err, enroll.ErrExpired):
+		return metrics.RefusedTokenExpired
+	case errors.Is(err, enroll.ErrNotYetValid):
+		return metrics.RefusedTokenNotYetValid
+	case errors.Is(err, enroll.ErrBadSignature):
+		return metrics.RefusedTokenInvalid
+	case errors.Is(err, enroll.ErrMalformed):
+		return metrics.RefusedTokenMalformed
+	case errors.Is(err, enroll.ErrRevoked):
+		return metrics.RefusedTokenRevoked
+	case errors.Is(err, enroll.ErrWrongMachine):
+		return metrics.RefusedWrongMachine
+	default:
+		return metrics.RefusedForbidden
+	}
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet &&
+		headerHasToken(r.Header, "Connection", "upgrade") &&
+		headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
