@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -33,7 +32,7 @@ func (a *authResult) record(auth tunnel.Authenticator) tunnel.Authenticator {
 func refusalReason(r *http.Request, auth authResult) string {
 	switch {
 	case auth.called && auth.err != nil:
-		return tokenRefusal(auth.err)
+		return tunnel.RefusalCode(auth.err) // the same codes as the metrics' Refused*
 	case auth.called:
 		return metrics.RefusedHandshake
 	case !isWebSocketUpgrade(r):
@@ -42,29 +41,6 @@ func refusalReason(r *http.Request, auth authResult) string {
 		return metrics.RefusedInvalidMachine
 	default:
 		return metrics.RefusedMissingToken
-	}
-}
-
-// tokenRefusal maps an Authenticator's error to the code the agent is
-// told, as tunnel.Accept does.
-func tokenRefusal(err error) string {
-	switch {
-	case errors.Is(err, tunnel.ErrUnavailable):
-		return metrics.RefusedUnavailable
-	case errors.Is(err, enroll.ErrExpired):
-		return metrics.RefusedTokenExpired
-	case errors.Is(err, enroll.ErrNotYetValid):
-		return metrics.RefusedTokenNotYetValid
-	case errors.Is(err, enroll.ErrBadSignature):
-		return metrics.RefusedTokenInvalid
-	case errors.Is(err, enroll.ErrMalformed):
-		return metrics.RefusedTokenMalformed
-	case errors.Is(err, enroll.ErrRevoked):
-		return metrics.RefusedTokenRevoked
-	case errors.Is(err, enroll.ErrWrongMachine):
-		return metrics.RefusedWrongMachine
-	default:
-		return metrics.RefusedForbidden
 	}
 }
 

@@ -159,6 +159,14 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
+// RefusalCode is the code the agent is told when the Authenticator
+// refuses with err (token_expired, wrong_machine, ...), for the relay's
+// logs and metrics.
+func RefusalCode(err error) string {
+	_, code := refusalFor(err)
+	return code
+}
+
 // refusalFor maps an Authenticator's error to the status and code the
 // agent sees.
 func refusalFor(err error) (status int, code string) {
