@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"casefleet/agent/catalog"
+	"casefleet/agent/chitu"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
@@ -273,14 +274,14 @@ func (s *Server) checkMachine(code string) error {
 
 // publicStatus is the status customers see.
 type publicStatus struct {
-	Code                 string      `json:"code"`
-	Name                 string      `json:"name"`
-	Location             string      `json:"location"`
-	Status               string      `json:"status"`
-	CurrentOrder         string      `json:"currentOrder,omitempty"`
-	QueueLength          int         `json:"queueLength"`
-	InkLevels            interface{} `json:"inkLevels"`
-	EstimatedWaitSeconds int         `json:"estimatedWaitSeconds"`
+	Code                 string    `json:"code"`
+	Name                 string    `json:"name"`
+	Location             string    `json:"location"`
+	Status               string    `json:"status"`
+	CurrentOrder         string    `json:"currentOrder,omitempty"`
+	QueueLength          int       `json:"queueLength"`
+	InkLevels            chitu.Ink `json:"inkLevels"`
+	EstimatedWaitSeconds int       `json:"estimatedWaitSeconds"`
 }
 
 func toPublicStatus(st dispatch.Status) publicStatus {
