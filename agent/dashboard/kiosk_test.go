@@ -312,7 +312,7 @@ func (o *operator) state() dashboard.State {
 func (o *operator) waitState(what string, cond func(dashboard.State) bool) dashboard.State {
 	o.t.Helper()
 	var s dashboard.State
-	agenttest.Eventually(o.t, 20*time.Second, what, func() bool {
+	agenttest.Eventually(o.t, 60*time.Second, what, func() bool {
 		s = o.state()
 		return cond(s)
 	})
