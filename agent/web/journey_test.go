@@ -44,10 +44,9 @@ func previewCentre(p *phone) (x, y float64) {
 
 func near(a, b, tolerance float64) bool { return math.Abs(a-b) <= tolerance }
 
-// Through the relay: the same journey with a relay in front instead of
-// the test's frontDoor, and session recovery across a relay restart, are
-// for when the relay exists (relay/); frontDoor routes the way the page
-// expects the relay to.
+// Through the relay: the same journey with the real relay binary in front
+// instead of the test's frontDoor, and session recovery across a relay
+// restart, are in relay_test.go; frontDoor routes the way the relay does.
 
 // TestJourneyFromQRCodeToCollectedCase is a customer's whole visit: scan
 // the QR code, pick a phone, upload a photo, place it by touch and with
