@@ -15,8 +15,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +22,7 @@ import (
 	"casefleet/agent/chitu/sim"
 	"casefleet/agent/config"
 	"casefleet/agent/daemon"
+	"casefleet/shared/testenv"
 )
 
 // Credentials the test simulator accepts.
@@ -245,21 +244,8 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 	}
 }
 
-// Logger returns a logger that writes through t.Log when CASEFLEET_TEST_LOG
-// is set, and discards otherwise (tests stay quiet by default).
-func Logger(t testing.TB, component string) *slog.Logger {
-	if os.Getenv("CASEFLEET_TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", component)
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
+// Logger is testenv.Logger: quiet unless CASEFLEET_TEST_LOG is set.
+func Logger(t testing.TB, component string) *slog.Logger { return testenv.Logger(t, component) }
 
 // MustJSON decodes an HTTP response body into out, failing the test on error.
 func MustJSON(t testing.TB, resp *http.Response, out any) {

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"casefleet/relay/config"
 	"casefleet/relay/server"
 	"casefleet/shared/enroll"
+	"casefleet/shared/testenv"
 	"casefleet/shared/tunnel"
 )
 
@@ -265,18 +265,5 @@ func Refused(code string) func(tunnel.State) bool {
 // Connected is a tunnel state that is up.
 func Connected(s tunnel.State) bool { return s.Connected }
 
-// Logger writes through t.Log when CASEFLEET_TEST_LOG is set, and
-// discards otherwise.
-func Logger(t testing.TB, component string) *slog.Logger {
-	if os.Getenv("CASEFLEET_TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", component)
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
+// Logger is testenv.Logger: quiet unless CASEFLEET_TEST_LOG is set.
+func Logger(t testing.TB, component string) *slog.Logger { return testenv.Logger(t, component) }
