@@ -9,12 +9,6 @@ import (
 	"casefleet/agent/queue"
 )
 
-// eventNozzleClean is the event the dispatcher appends to the queue's log
-// when the printer answers a nozzle cleaning; its data is the answer
-// (protocol.CleanNozzleResult). The log makes the last result survive a
-// restart and reach every open dashboard.
-const eventNozzleClean = "nozzleClean"
-
 // nozzleAnswerWithin is how long the printer may take to answer a
 // cleaning before the dashboard says it did not.
 const nozzleAnswerWithin = 2 * time.Minute
@@ -71,16 +65,23 @@ func (d *Dashboard) cleaning() bool {
 	return d.nozzle.view(d.opt.Now()).State == "cleaning"
 }
 
-// cleanNozzle sends the cleaning command to the printer.
+// cleanNozzle sends the cleaning command to the printer. The request is
+// stamped before the command goes: a quick printer answers before the
+// publish is acknowledged, and an answer older than its request would
+// read as "still cleaning" until the answer deadline.
 func (d *Dashboard) cleanNozzle(ctx context.Context) error {
+	d.mu.Lock()
+	before := d.nozzle.requested
+	d.nozzle.requested = d.opt.Now()
+	d.mu.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, d.opt.CallTimeout)
 	defer cancel()
 	if err := d.opt.Printer.CleanNozzle(cctx); err != nil {
+		d.mu.Lock()
+		d.nozzle.requested = before
+		d.mu.Unlock()
 		return err
 	}
-	d.mu.Lock()
-	d.nozzle.requested = d.opt.Now()
-	d.mu.Unlock()
 	d.changed.notify()
 	return nil
 }
@@ -96,7 +97,10 @@ func (d *Dashboard) follow(cursor uint64) uint64 {
 		}
 		for _, ev := range evs {
 			cursor = ev.ID
-			if ev.Type == eventNozzleClean {
+			// The printer's answers come through the queue's log
+			// (queue.EventNozzleClean), so the last result survives a
+			// restart and reaches every open dashboard.
+			if ev.Type == queue.EventNozzleClean {
 				d.nozzleAnswered(ev)
 			}
 		}

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"casefleet/agent/chitu/protocol"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
 )
@@ -63,6 +65,62 @@ func TestASecondCleaningWaitsForThePrintersAnswer(t *testing.T) {
 		t.Errorf("second cleaning: %d with %d commands sent, want 409 and 1", got, p.cleans)
 	}
 }
+
+// A quick printer answers the cleaning before the command's publish is
+// acknowledged; the dashboard must still show the answer, not "cleaning".
+func TestAnAnswerBeforeTheCommandReturnsCounts(t *testing.T) {
+	q := openQueue(t)
+	p := &answeringPrinter{q: q}
+	d, err := New(Options{PIN: testPIN, Queue: q, Machine: idleMachine{}, Printer: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go d.Run(ctx)
+	if err := d.cleanNozzle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for d.State().Nozzle.State != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the printer answered during the call; the dashboard says %q, want done", d.State().Nozzle.State)
+		}
+		select {
+		case <-d.changed.wait():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// A command that could not be sent leaves no cleaning under way.
+func TestACommandNotSentIsNotCleaning(t *testing.T) {
+	d, err := New(Options{PIN: testPIN, Queue: openQueue(t), Machine: idleMachine{}, Printer: failingPrinter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cleanNozzle(context.Background()); err == nil {
+		t.Fatal("the printer refused the command, cleanNozzle did not say so")
+	}
+	if got := d.State().Nozzle.State; got != "" {
+		t.Errorf("after a command that was not sent the dashboard says %q, want nothing", got)
+	}
+}
+
+// answeringPrinter answers a cleaning (through the queue's log, as the
+// dispatcher does) before the command returns.
+type answeringPrinter struct{ q *queue.Queue }
+
+func (p *answeringPrinter) CleanNozzle(context.Context) error {
+	_, err := p.q.AppendEvent(queue.EventNozzleClean, protocol.CleanNozzleResult{MsgType: protocol.MsgCleanNozzle, Result: true})
+	return err
+}
+func (p *answeringPrinter) SetQRCode(context.Context, string) error { return nil }
+
+type failingPrinter struct{}
+
+func (failingPrinter) CleanNozzle(context.Context) error       { return errors.New("mqtt: not connected") }
+func (failingPrinter) SetQRCode(context.Context, string) error { return nil }
 
 // idleMachine is a dispatcher as far as the dashboard can tell.
 type idleMachine struct{}
