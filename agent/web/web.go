@@ -14,8 +14,7 @@ import (
 	"regexp"
 	"strings"
 
-	"golang.org/x/text/language"
-
+	"casefleet/shared/locale"
 	"casefleet/shared/machine"
 )
 
@@ -42,7 +41,7 @@ type app struct {
 	assets  assets
 	page    *template.Template
 	strings map[string]json.RawMessage // language code -> its string file
-	matcher language.Matcher
+	matcher *locale.Matcher
 }
 
 // Handler serves GET /editor and GET /app/... (mount both on it).
@@ -58,8 +57,8 @@ func Handler(opt Options) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web app page: %w", err)
 	}
-	a := &app{opt: opt, log: opt.Logger, assets: as, page: page, strings: map[string]json.RawMessage{}, matcher: newMatcher()}
-	for _, l := range Languages() {
+	a := &app{opt: opt, log: opt.Logger, assets: as, page: page, strings: map[string]json.RawMessage{}, matcher: locale.NewMatcher()}
+	for _, l := range locale.Languages() {
 		s := as["i18n/"+l.Code+".json"]
 		if s == nil || !json.Valid(s.body) {
 			return nil, fmt.Errorf("web app: strings for %s missing or not JSON", l.Code)
@@ -137,7 +136,7 @@ func (a *app) editor(w http.ResponseWriter, r *http.Request) {
 	if !locationPattern.MatchString(location) {
 		location = ""
 	}
-	lang := languageFor(r, a.matcher)
+	lang := a.matcher.ForRequest(r)
 	nonce := rand.Text()
 
 	data, err := a.pageData(code, requested, location, lang, nonce)
@@ -171,7 +170,7 @@ func (a *app) editor(w http.ResponseWriter, r *http.Request) {
 
 // pageData fills the page for machine code ("" when unknown here): every
 // URL in it carries ?machine=, and the strings of lang travel inline.
-func (a *app) pageData(code, requested, location string, lang Language, nonce string) (pageData, error) {
+func (a *app) pageData(code, requested, location string, lang locale.Language, nonce string) (pageData, error) {
 	machineParam := url.QueryEscape(code)
 	imports := map[string]string{}
 	for _, m := range moduleNames() {
@@ -182,7 +181,7 @@ func (a *app) pageData(code, requested, location string, lang Language, nonce st
 		return pageData{}, err
 	}
 	locales := map[string]string{}
-	for _, l := range Languages() {
+	for _, l := range locale.Languages() {
 		locales[l.Code] = a.assets.url("i18n/"+l.Code+".json", machineParam)
 	}
 	bootJSON, err := json.Marshal(boot{
@@ -197,17 +196,13 @@ func (a *app) pageData(code, requested, location string, lang Language, nonce st
 		Title string `json:"app.title"`
 	}
 	_ = json.Unmarshal(a.strings[lang.Code], &title)
-	dir := "ltr"
-	if lang.RTL {
-		dir = "rtl"
-	}
 	data := pageData{
-		Lang: lang.Code, Dir: dir, Title: title.Title, Nonce: nonce,
+		Lang: lang.Code, Dir: lang.Dir(), Title: title.Title, Nonce: nonce,
 		CSS: a.assets.url("app.css", machineParam), Icon: a.assets.url("icon.svg", machineParam),
 		Main:      a.assets.url("main.js", machineParam),
 		ImportMap: template.HTML(importMap), Boot: template.JS(bootJSON),
 	}
-	for _, l := range Languages() {
+	for _, l := range locale.Languages() {
 		data.Languages = append(data.Languages, langOption{Code: l.Code, Name: l.Name, Selected: l.Code == lang.Code})
 	}
 	return data, nil

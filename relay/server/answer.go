@@ -2,11 +2,13 @@ package server
 
 import (
 	"encoding/json"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"casefleet/relay/pages"
+	"casefleet/shared/locale"
 )
 
 // apiError is the error shape of every casefleet API, with the relay's
@@ -24,20 +26,20 @@ type errorDetail struct {
 	Alternatives *[]MachineInfo `json:"alternatives,omitempty"`
 }
 
-// failure is an answer the relay gives itself, in JSON for programs and
-// as a page for browsers.
+// failure is an answer the relay gives itself: JSON for programs, a
+// page in the customer's language for browsers (relay/pages). Its code
+// names both the JSON error code and the page's strings.
 type failure struct {
 	status     int
 	code       string
-	message    string // one sentence, for the customer
-	title      string // the page's heading
+	vars       map[string]string // placeholders of the page's text ({mb})
 	machine    string
 	alts       *[]MachineInfo
 	retryAfter time.Duration
 }
 
-// write answers r with f.
-func (f failure) write(w http.ResponseWriter, r *http.Request) {
+// answer writes f for r.
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, f failure) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -45,19 +47,44 @@ func (f failure) write(w http.ResponseWriter, r *http.Request) {
 		h.Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
 	}
 	if wantsHTML(r) {
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		w.WriteHeader(f.status)
-		if r.Method != http.MethodHead {
-			pageTemplate.Execute(w, f.page())
-		}
+		s.answerPage(w, r, f)
 		return
 	}
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(f.status)
 	if r.Method != http.MethodHead {
-		b, _ := json.Marshal(apiError{errorDetail{Code: f.code, Message: f.message, Machine: f.machine, Alternatives: f.alts}})
+		msg := s.pages.Text(locale.Fallback(), f.code+".text", f.vars)
+		b, _ := json.Marshal(apiError{errorDetail{Code: f.code, Message: msg, Machine: f.machine, Alternatives: f.alts}})
 		w.Write(append(b, '\n'))
+	}
+}
+
+// answerPage writes f as a page in the customer's language. A language
+// chosen with ?lang= on the page is kept in the cookie the web app's
+// switch also sets, so the machine's app behind the next link speaks it.
+func (s *Server) answerPage(w http.ResponseWriter, r *http.Request, f failure) {
+	lang := s.langs.ForRequest(r)
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", lang.Code)
+	h.Set("Vary", "Accept, Accept-Language, Cookie")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	if l, ok := locale.Lookup(r.URL.Query().Get("lang")); ok {
+		http.SetCookie(w, &http.Cookie{Name: locale.Cookie, Value: l.Code, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
+	}
+	w.WriteHeader(f.status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	p := pages.Problem{Lang: lang, Code: f.code, Vars: f.vars, Machine: f.machine, URL: r.URL}
+	if f.alts != nil {
+		p.OfferAlternatives = true
+		for _, m := range *f.alts {
+			p.Alternatives = append(p.Alternatives, pages.Alternative{Name: m.Name, Code: m.Code, URL: m.EditorURL, QueueLength: m.QueueLength})
+		}
+	}
+	if err := s.pages.Render(w, p); err != nil {
+		s.log.Debug("write page", "code", f.code, "err", err)
 	}
 }
 
@@ -81,40 +108,3 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 		w.Write(append(b, '\n'))
 	}
 }
-
-type pageData struct {
-	Title, Message string
-	Alternatives   []MachineInfo
-	ShowAlts       bool
-}
-
-func (f failure) page() pageData {
-	d := pageData{Title: f.title, Message: f.message}
-	if d.Title == "" {
-		d.Title = http.StatusText(f.status)
-	}
-	if f.alts != nil {
-		d.Alternatives, d.ShowAlts = *f.alts, true
-	}
-	return d
-}
-
-var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:0;padding:2rem 1.25rem;max-width:32rem;margin-inline:auto;color:#1b1b1f;background:#fafafa;line-height:1.5}
-h1{font-size:1.4rem;margin:0 0 .75rem}
-ul{list-style:none;padding:0}
-li a{display:block;padding:.9rem 1rem;margin:.5rem 0;border-radius:.6rem;background:#fff;border:1px solid #d0d0d7;color:#0b57d0;text-decoration:none}
-li a span{display:block;color:#55555f;font-size:.9rem}
-</style></head>
-<body><main>
-<h1>{{.Title}}</h1>
-<p>{{.Message}}</p>
-{{if .ShowAlts}}{{if .Alternatives}}<h2 style="font-size:1.1rem">Other machines nearby</h2>
-<ul>{{range .Alternatives}}<li><a href="{{.EditorURL}}">{{if .Name}}{{.Name}}{{else}}{{.Code}}{{end}}<span>{{.Code}} · {{.Status}} · {{.QueueLength}} in line</span></a></li>{{end}}</ul>
-{{else}}<p>No other machine nearby is online right now. Please try again in a few minutes.</p>{{end}}{{end}}
-</main></body></html>
-`))

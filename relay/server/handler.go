@@ -22,7 +22,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	m, fail := classify(r)
 	if fail != nil {
-		fail.write(w, r)
+		s.answer(w, r, *fail)
 		return
 	}
 	switch m.kind {
@@ -60,19 +60,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	} else { // a peer relay has counted it already
 		if ok, wait := s.ipLimits.allow(o.client.String(), now); !ok {
 			s.met.RateLimited(metrics.LimitIP)
-			rateLimited(wait).write(w, r)
+			s.answer(w, r, rateLimited(wait))
 			return
 		}
 		if sess := sessionOf(r); sess != "" {
 			if ok, wait := s.sessionLimits.allow(sess, now); !ok {
 				s.met.RateLimited(metrics.LimitSession)
-				rateLimited(wait).write(w, r)
+				s.answer(w, r, rateLimited(wait))
 				return
 			}
 		}
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
-		tooLargeFailure(s.cfg.MaxBodyBytes).write(w, r)
+		s.answer(w, r, tooLargeFailure(s.cfg.MaxBodyBytes))
 		return
 	}
 
@@ -84,7 +84,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case routeApp:
 		s.forwardApp(w, r, &target{match: m, origin: o}, r.Header.Get(hopHeader) != "")
 	default:
-		notFound().write(w, r)
+		s.answer(w, r, *notFound())
 	}
 }
 
@@ -108,7 +108,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, t *target, hopp
 			s.log.Warn("directory lookup", "machine", code, "err", err)
 		}
 	}
-	s.unavailable(r.Context(), r, code).write(w, r)
+	s.answer(w, r, s.unavailable(r.Context(), r, code))
 }
 
 // forwardApp serves a web-app asset from the machine the browser is at,
@@ -136,7 +136,7 @@ func (s *Server) forwardApp(w http.ResponseWriter, r *http.Request, t *target, h
 		t.peer = nil
 	}
 	if t.tunnel == nil && t.peer == nil {
-		noAgent().write(w, r)
+		s.answer(w, r, noAgent())
 		return
 	}
 	s.proxy.ServeHTTP(w, withTarget(r, t))

@@ -88,8 +88,7 @@ func sessionOf(r *http.Request) string {
 // rateLimited answers a request over its limit.
 func rateLimited(retryAfter time.Duration) failure {
 	return failure{
-		status: http.StatusTooManyRequests, code: "rate_limited", title: "Too many requests",
-		message:    "Too many requests. Please wait a moment and try again.",
+		status: http.StatusTooManyRequests, code: "rate_limited",
 		retryAfter: max(retryAfter, time.Second),
 	}
 }

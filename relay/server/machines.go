@@ -311,11 +311,7 @@ func (s *Server) unavailable(ctx context.Context, r *http.Request, code string) 
 	}
 	alts := s.alternatives(ctx, location, code)
 	if seen {
-		return failure{status: http.StatusServiceUnavailable, code: "machine_offline", title: "This machine is offline",
-			message: "Machine " + code + " cannot take orders right now. Try again in a few minutes, or use another machine nearby.",
-			machine: code, alts: &alts, retryAfter: 30 * time.Second}
+		return failure{status: http.StatusServiceUnavailable, code: "machine_offline", machine: code, alts: &alts, retryAfter: 30 * time.Second}
 	}
-	return failure{status: http.StatusNotFound, code: "unknown_machine", title: "Unknown machine",
-		message: "There is no machine " + code + ". Check the code, or scan the QR code on the machine again.",
-		machine: code, alts: &alts}
+	return failure{status: http.StatusNotFound, code: "unknown_machine", machine: code, alts: &alts}
 }

@@ -16,8 +16,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="casefleet-relay metrics"`)
-			failure{status: http.StatusUnauthorized, code: "unauthorized", title: "Unauthorized",
-				message: "The metrics need the relay's metrics token: Authorization: Bearer <metrics_token>."}.write(w, r)
+			s.answer(w, r, failure{status: http.StatusUnauthorized, code: "unauthorized"})
 			return
 		}
 	}

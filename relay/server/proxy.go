@@ -3,12 +3,12 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -107,30 +107,27 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &tooLarge):
 		log.Debug("request body too large", "err", err)
-		tooLargeFailure(s.cfg.MaxBodyBytes).write(w, r)
+		s.answer(w, r, tooLargeFailure(s.cfg.MaxBodyBytes))
 	case r.Context().Err() != nil:
 		// The customer went away; nobody reads an answer.
 		log.Debug("client gone", "err", err)
 	case isTimeout(err):
 		log.Warn("agent did not answer in time", "err", err)
-		failure{status: http.StatusGatewayTimeout, code: "agent_timeout", title: "The machine is slow to answer",
-			message: "The machine did not answer in time. Please try again.", machine: t.match.code, retryAfter: 5 * time.Second}.write(w, r)
+		s.answer(w, r, failure{status: http.StatusGatewayTimeout, code: "agent_timeout", machine: t.match.code, retryAfter: 5 * time.Second})
 	case t.tunnel != nil && !errors.Is(err, tunnel.ErrClosed) && t.tunnel.Up():
 		log.Warn("proxy to agent", "err", err)
-		failure{status: http.StatusBadGateway, code: "bad_gateway", title: "Something went wrong",
-			message: "The machine's answer was broken. Please try again.", machine: t.match.code}.write(w, r)
+		s.answer(w, r, failure{status: http.StatusBadGateway, code: "bad_gateway", machine: t.match.code})
 	case t.match.code == "":
 		log.Info("agent unreachable", "err", err)
-		noAgent().write(w, r)
+		s.answer(w, r, noAgent())
 	case s.table.Get(t.match.code) != nil:
 		// The agent reconnected while this request was on its way.
-		failure{status: http.StatusServiceUnavailable, code: "agent_reconnected", title: "Please try again",
-			message: "The machine reconnected just now. Please try again.", machine: t.match.code, retryAfter: time.Second}.write(w, r)
+		s.answer(w, r, failure{status: http.StatusServiceUnavailable, code: "agent_reconnected", machine: t.match.code, retryAfter: time.Second})
 	default:
 		// The tunnel went down, or the peer relay that held it is gone:
 		// the machine is offline until its agent reconnects.
 		log.Info("machine unreachable", "err", err, "via_peer", t.peer != nil)
-		s.unavailable(r.Context(), r, t.match.code).write(w, r)
+		s.answer(w, r, s.unavailable(r.Context(), r, t.match.code))
 	}
 }
 
@@ -142,13 +139,11 @@ func isTimeout(err error) bool {
 }
 
 func tooLargeFailure(limit int64) failure {
-	return failure{status: http.StatusRequestEntityTooLarge, code: "too_large", title: "Too large",
-		message: fmt.Sprintf("The request is larger than %d MB.", limit>>20)}
+	return failure{status: http.StatusRequestEntityTooLarge, code: "too_large", vars: map[string]string{"mb": strconv.FormatInt(limit>>20, 10)}}
 }
 
 func noAgent() failure {
-	return failure{status: http.StatusServiceUnavailable, code: "no_machine_online", title: "No machine online",
-		message: "No machine is online right now. Please try again in a few minutes.", retryAfter: 30 * time.Second}
+	return failure{status: http.StatusServiceUnavailable, code: "no_machine_online", retryAfter: 30 * time.Second}
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)

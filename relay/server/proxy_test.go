@@ -221,6 +221,25 @@ func TestOfflineAndUnknownMachinesNameAlternatives(t *testing.T) {
 			t.Errorf("= %d %s", status, body)
 		}
 	})
+	t.Run("offline machine, browser in Arabic", func(t *testing.T) {
+		status, h, body := do(t, "GET", relay.URL+"/editor?machine=CT0700027&location=mall-3f", nil,
+			"Accept", "text/html,*/*", "Accept-Language", "ar-EG,ar;q=0.9,en;q=0.5")
+		if status != 503 || h.Get("Content-Language") != "ar" || !strings.Contains(body, `<html lang="ar" dir="rtl">`) ||
+			!strings.Contains(body, "<h1>هذا الجهاز غير متصل</h1>") || !strings.Contains(body, "أجهزة أخرى قريبة") ||
+			!strings.Contains(body, `href="/editor?machine=CT0700026&amp;location=mall-3f"`) {
+			t.Errorf("= %d (Content-Language %q) %s", status, h.Get("Content-Language"), body)
+		}
+	})
+	t.Run("the page's language switch is remembered for the app", func(t *testing.T) {
+		status, h, body := do(t, "GET", relay.URL+"/editor?machine=CT0700027&location=mall-3f&lang=de", nil,
+			"Accept", "text/html,*/*", "Accept-Language", "fr")
+		if status != 503 || !strings.Contains(body, "<h1>Dieser Automat ist offline</h1>") {
+			t.Errorf("= %d %s", status, body)
+		}
+		if c := h.Get("Set-Cookie"); !strings.HasPrefix(c, "lang=de;") || !strings.Contains(c, "Path=/") {
+			t.Errorf("Set-Cookie %q, want lang=de for the whole site", c)
+		}
+	})
 	t.Run("unknown machine with the QR code's location", func(t *testing.T) {
 		status, _, body := do(t, "GET", relay.URL+api+"CT0799999/status?location=station", nil)
 		e := decodeError(t, body)
@@ -235,6 +254,37 @@ func TestOfflineAndUnknownMachinesNameAlternatives(t *testing.T) {
 			t.Errorf("= %d %s, want an empty list of alternatives", status, body)
 		}
 	})
+}
+
+// The relay's own pages for browsers speak the customer's language; the
+// same failures answer programs in JSON, in English.
+func TestRelayPagesSpeakTheCustomersLanguage(t *testing.T) {
+	f := relaytest.NewFleet(t)
+	relay := relaytest.StartRelay(t, f.Config(t))
+	for _, c := range []struct {
+		path, acceptLanguage string
+		status               int
+		code, lang, heading  string
+	}{
+		{"/editor?machine=CT0799999", "es-ES,es;q=0.9", 404, "unknown_machine", "es", "No conocemos esta máquina"},
+		{"/editor?machine=bad!code", "fr-FR", 400, "invalid_machine_code", "fr", "Nous ne connaissons pas cette borne"},
+		{"/editor", "de-DE", 400, "missing_machine", "de", "Welcher Automat?"},
+		{"/wp-admin/", "zh-CN,zh;q=0.9", 404, "not_found", "zh-CN", "这里什么都没有"},
+		{"/editor?machine=CT0799999", "ar", 404, "unknown_machine", "ar", "لا نعرف هذا الجهاز"},
+		{"/editor?machine=CT0799999", "pt-BR", 404, "unknown_machine", "en", "We don&#39;t know this machine"},
+	} {
+		status, h, body := do(t, "GET", relay.URL+c.path, nil, "Accept", "text/html", "Accept-Language", c.acceptLanguage)
+		if status != c.status || h.Get("Content-Language") != c.lang || !strings.Contains(body, "<h1>"+c.heading+"</h1>") {
+			t.Errorf("%s in %s: %d (Content-Language %q), want %d with heading %q\n%s", c.path, c.acceptLanguage, status, h.Get("Content-Language"), c.status, c.heading, body)
+		}
+		if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q", c.path, csp)
+		}
+		status, _, body = do(t, "GET", relay.URL+c.path, nil, "Accept-Language", c.acceptLanguage)
+		if e := decodeError(t, body); status != c.status || e.Error.Code != c.code || e.Error.Message == "" || strings.Contains(e.Error.Message, ".text") {
+			t.Errorf("%s as JSON: %d %s, want %d %s with an English message", c.path, status, body, c.status, c.code)
+		}
+	}
 }
 
 func TestMachinesList(t *testing.T) {

@@ -48,13 +48,13 @@ type match struct {
 // go anywhere.
 func classify(r *http.Request) (match, *failure) {
 	if r.Method == http.MethodConnect {
-		return match{}, &failure{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "This server is not a proxy."}
+		return match{}, &failure{status: http.StatusMethodNotAllowed, code: "method_not_allowed"}
 	}
 	if !strings.HasPrefix(r.RequestURI, "/") {
-		return match{}, &failure{status: http.StatusBadRequest, code: "bad_request", message: "This server is not a proxy: request a path, not a URL."}
+		return match{}, &failure{status: http.StatusBadRequest, code: "bad_request"}
 	}
 	if r.URL.RawPath != "" || !cleanPath(r.URL.Path) {
-		return match{}, &failure{status: http.StatusBadRequest, code: "bad_path", message: "The path is not in canonical form."}
+		return match{}, &failure{status: http.StatusBadRequest, code: "bad_path"}
 	}
 	p := r.URL.Path
 	readOnly := r.Method == http.MethodGet || r.Method == http.MethodHead
@@ -72,8 +72,7 @@ func classify(r *http.Request) (match, *failure) {
 	case p == editorPath && readOnly:
 		code := r.URL.Query().Get("machine")
 		if code == "" {
-			return match{}, &failure{status: http.StatusBadRequest, code: "missing_machine", title: "Which machine?",
-				message: "Scan the QR code on the machine to start."}
+			return match{}, &failure{status: http.StatusBadRequest, code: "missing_machine"}
 		}
 		if machine.ValidateCode(code) != nil {
 			return match{}, invalidCode()
@@ -90,7 +89,7 @@ func classify(r *http.Request) (match, *failure) {
 			return match{}, notFound()
 		}
 		if r.Method == http.MethodTrace {
-			return match{}, &failure{status: http.StatusMethodNotAllowed, code: "method_not_allowed", message: "TRACE is not allowed."}
+			return match{}, &failure{status: http.StatusMethodNotAllowed, code: "method_not_allowed"}
 		}
 		return match{kind: routeMachineAPI, code: code}, nil
 	}
@@ -126,10 +125,9 @@ func cleanPath(p string) bool {
 }
 
 func notFound() *failure {
-	return &failure{status: http.StatusNotFound, code: "not_found", title: "Not found", message: "There is nothing here. Scan the QR code on a machine to start."}
+	return &failure{status: http.StatusNotFound, code: "not_found"}
 }
 
 func invalidCode() *failure {
-	return &failure{status: http.StatusBadRequest, code: "invalid_machine_code", title: "Unknown machine",
-		message: "That is not a valid machine code. Scan the QR code on the machine again."}
+	return &failure{status: http.StatusBadRequest, code: "invalid_machine_code"}
 }

@@ -20,8 +20,10 @@ import (
 
 	"casefleet/relay/config"
 	"casefleet/relay/metrics"
+	"casefleet/relay/pages"
 	"casefleet/relay/route"
 	"casefleet/shared/enroll"
+	"casefleet/shared/locale"
 )
 
 // Server is one relay instance.
@@ -45,6 +47,9 @@ type Server struct {
 	met        *metrics.Metrics
 	metricsOut http.Handler // met's handler
 	routes     *routeLabels
+
+	pages *pages.Pages    // the relay's own pages for browsers
+	langs *locale.Matcher // picks their language
 
 	draining  atomic.Bool
 	tunnelsMu sync.Mutex     // orders admissions against closeTunnels
@@ -85,6 +90,10 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("fleet_pub: %w", err)
 	}
 	trusted, _ := cfg.TrustedPrefixes() // checked by Validate
+	pg, err := pages.New()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:           cfg,
 		log:           log,
@@ -96,6 +105,8 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		ipLimits:      newLimiter(cfg.RateIP, cfg.RateIPBurst),
 		sessionLimits: newLimiter(cfg.RateSession, cfg.RateSessionBurst),
 		routes:        newRouteLabels(),
+		pages:         pg,
+		langs:         locale.NewMatcher(),
 	}
 	s.met = metrics.New(metrics.Options{Instance: cfg.InstanceID, Version: o.version, Machines: s.machines, Logger: log})
 	s.metricsOut = s.met.Handler()
