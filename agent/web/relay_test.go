@@ -303,10 +303,39 @@ func threeMachinesAndDeadEnds(t *testing.T, bin string) {
 		t.Errorf("unknown machine: status %d, want 404", status)
 	}
 	page := readRelayPage(uma)
-	if page.Title != "Unknown machine" || !strings.Contains(page.Text, "CT0799999") || len(page.Offers) != 0 {
+	if page.Title != "We don't know this machine" || !strings.Contains(page.Text, "CT0799999") || len(page.Offers) != 0 {
 		t.Errorf("unknown machine without a location: %+v", page)
 	}
 	uma.screenshot("relay-10-unknown-machine")
+
+	// The relay's pages speak the customer's language too: an Arabic
+	// phone gets the page right to left, a Spanish one in Spanish.
+	amal := newPhone(t, "amal", "ar")
+	navigateStatus(amal, s.editorURL("CT0799999", "mall-3f"))
+	if page := readRelayPage(amal); page.Title != "لا نعرف هذا الجهاز" || !strings.Contains(page.Text, "أجهزة أخرى قريبة") {
+		t.Errorf("unknown machine in Arabic: %+v", page)
+	}
+	if dir := eval[string](amal, `getComputedStyle(document.querySelector('main')).direction`); dir != "rtl" {
+		t.Errorf("the Arabic page runs %s, want rtl", dir)
+	}
+	amal.screenshot("relay-10-unknown-machine-arabic")
+	// She switches to Spanish on the relay's page; the machine's app she
+	// then opens keeps Spanish.
+	amal.click("header summary")
+	followLink(amal, `header a[hreflang="es"]`)
+	if page := readRelayPage(amal); page.Title != "No conocemos esta máquina" {
+		t.Errorf("after switching to Spanish: %+v", page)
+	}
+	followLink(amal, `main li a`)
+	amal.view("pick", 30*time.Second)
+	if lang := eval[string](amal, `document.documentElement.lang`); lang != "es" {
+		t.Errorf("the app opened from the relay's Spanish page speaks %q", lang)
+	}
+	sofia := newPhone(t, "sofia", "es-ES,es;q=0.9")
+	navigateStatus(sofia, s.relayURL+"/editor?machine=CT0799999")
+	if page := readRelayPage(sofia); page.Title != "No conocemos esta máquina" {
+		t.Errorf("unknown machine in Spanish: %+v", page)
+	}
 	navigateStatus(uma, s.editorURL("CT0799999", "mall-3f"))
 	if page := readRelayPage(uma); !slices.Equal(page.Offers, []string{"/editor?machine=CT0700026&location=mall-3f"}) {
 		t.Errorf("unknown machine at mall-3f offers %q, want only the east escalator's machine (the food court's is offline)", page.Offers)

@@ -124,6 +124,7 @@ type pageData struct {
 	AltsTitle, AltsNone    string
 	Alternatives           []altData
 	LanguageLabel          string
+	LanguageName           string
 	Languages              []langLink
 }
 
@@ -148,6 +149,7 @@ func (p *Pages) Render(w io.Writer, pr Problem) error {
 		AltsTitle:         p.Text(lang, "alts.title", nil),
 		AltsNone:          p.Text(lang, "alts.none", nil),
 		LanguageLabel:     p.Text(lang, "language", nil),
+		LanguageName:      lang.Name,
 	}
 	if pr.Machine != "" {
 		d.Machine = p.Text(lang, "machine", map[string]string{"machine": pr.Machine})
