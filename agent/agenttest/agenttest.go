@@ -232,16 +232,11 @@ func StartAgentWith(t testing.TB, cfg config.Config, opt daemon.Options) *Agent 
 	return a
 }
 
-// Eventually polls cond every 20ms until it holds or the deadline passes.
+// Eventually is testenv.Eventually: cond polled until it holds, or the
+// test fails after within.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, within, what, cond)
 }
 
 // Logger is testenv.Logger: quiet unless CASEFLEET_TEST_LOG is set.

@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"casefleet/shared/testenv"
 )
 
 // BenchmarkAgentStartup measures a kiosk agent's start-up: from exec to
 // its LAN listener answering /healthz, on an existing data directory.
 func BenchmarkAgentStartup(b *testing.B) {
 	s := startSim(b, []string{code})
-	lan := freeAddr(b)
+	lan := testenv.FreeAddr(b)
 	env := agentEnv(code, b.TempDir(), lan, s.URL, "tcp://"+s.mqttAddr(), "CASEFLEET_LOG_LEVEL=warn")
 	client := &http.Client{Timeout: time.Second}
 	b.ResetTimer()
@@ -24,12 +26,12 @@ func BenchmarkAgentStartup(b *testing.B) {
 				break
 			}
 			if time.Since(start) > 20*time.Second {
-				b.Fatalf("agent not ready within 20s:\n%s", p.log.String())
+				b.Fatalf("agent not ready within 20s:\n%s", p.Output())
 			}
 			time.Sleep(time.Millisecond)
 		}
 		b.StopTimer()
-		p.kill()
+		p.Kill()
 		b.StartTimer()
 	}
 }

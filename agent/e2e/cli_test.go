@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"casefleet/shared/testenv"
 )
 
 func runAgentCLI(t *testing.T, env []string, args ...string) (string, int) {
@@ -40,7 +42,7 @@ func TestUnknownCommandShowsUsage(t *testing.T) {
 // one that is not.
 func TestDoctor(t *testing.T) {
 	s := startSim(t, []string{code})
-	good := agentEnv(code, t.TempDir(), freeAddr(t), s.URL, "tcp://"+s.mqttAddr())
+	good := agentEnv(code, t.TempDir(), testenv.FreeAddr(t), s.URL, "tcp://"+s.mqttAddr())
 	out, exit := runAgentCLI(t, good, "doctor")
 	if exit != 0 || !strings.Contains(out, "All checks passed") || !strings.Contains(out, "online") {
 		t.Fatalf("doctor on a good setup: exit %d\n%s", exit, out)
@@ -52,7 +54,7 @@ func TestDoctor(t *testing.T) {
 		want []string
 	}{
 		{"wrong app secret", []string{"CASEFLEET_CHITU_APP_SECRET=wrong"}, []string{"[FAIL] open API", "fix:", "app_secret"}},
-		{"broker unreachable", []string{"CASEFLEET_CHITU_MQTT_URL=tcp://" + freeAddr(t)}, []string{"[FAIL] MQTT", "fix:", "chitu.mqtt_url"}},
+		{"broker unreachable", []string{"CASEFLEET_CHITU_MQTT_URL=tcp://" + testenv.FreeAddr(t)}, []string{"[FAIL] MQTT", "fix:", "chitu.mqtt_url"}},
 		{"bad machine code", []string{"CASEFLEET_MACHINE_CODE=ct-1"}, []string{"[FAIL] config", "machine.code"}},
 		{"missing config file", []string{"CASEFLEET_CONFIG=/nonexistent/agent.yaml"}, []string{"[FAIL] config", "does not exist"}},
 	}

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"casefleet/agent/agenttest"
 	"casefleet/shared/testenv"
 )
 
@@ -20,7 +19,7 @@ func TestDiscoverFindsTheThreeDemoAgents(t *testing.T) {
 	codes := []string{"CT0700026", "CT0700027", "CT0700046"}
 	s := startSim(t, codes)
 	for _, c := range codes {
-		lan := freeAddr(t)
+		lan := testenv.FreeAddr(t)
 		env := agentEnv(c, t.TempDir(), lan, s.URL, "tcp://"+s.mqttAddr(), "CASEFLEET_MACHINE_NAME=Kiosk "+c)
 		startProc(t, "casefleet-agent "+c, env, "run")
 		waitHTTP(t, "http://"+lan+"/healthz")
@@ -28,7 +27,7 @@ func TestDiscoverFindsTheThreeDemoAgents(t *testing.T) {
 	var found []struct {
 		Code, Name, Location, Printer, URL string
 	}
-	agenttest.Eventually(t, 30*time.Second, "discover lists the three agents", func() bool {
+	testenv.Eventually(t, 30*time.Second, "discover lists the three agents", func() bool {
 		out, code := runAgentCLI(t, nil, "discover", "--json", "--timeout", "2s", "--interfaces", "lo")
 		if code != 0 {
 			t.Fatalf("discover: exit %d: %s", code, out)

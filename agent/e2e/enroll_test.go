@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"casefleet/shared/enroll"
+	"casefleet/shared/testenv"
 	"casefleet/shared/tunnel"
 )
 
@@ -67,7 +68,7 @@ func TestEnrollWritesAWorkingConfig(t *testing.T) {
 
 	// doctor agrees.
 	s := startSim(t, []string{code})
-	env := agentEnv(code, t.TempDir(), freeAddr(t), s.URL, "tcp://"+s.mqttAddr())
+	env := agentEnv(code, t.TempDir(), testenv.FreeAddr(t), s.URL, "tcp://"+s.mqttAddr())
 	out, exit = runAgentCLI(t, env, "doctor", "--config", cfgPath)
 	if exit != 0 || !strings.Contains(out, "[ok  ] relay") {
 		t.Fatalf("doctor after enroll: exit %d\n%s", exit, out)
@@ -109,7 +110,7 @@ func TestEnrollRefusesABadToken(t *testing.T) {
 			}
 		})
 	}
-	out, exit := runAgentCLI(t, nil, "enroll", "--relay", "http://"+freeAddr(t), "--token", forged, "--config", cfgPath, "--no-start")
+	out, exit := runAgentCLI(t, nil, "enroll", "--relay", "http://"+testenv.FreeAddr(t), "--token", forged, "--config", cfgPath, "--no-start")
 	if exit != 1 || !strings.Contains(out, "cannot reach the relay") {
 		t.Fatalf("unreachable relay: exit %d\n%s", exit, out)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"casefleet/agent/agenttest"
+	"casefleet/shared/testenv"
 )
 
 const code = "CT0700026"
@@ -17,7 +18,7 @@ type kiosk struct {
 	sim     *simProc
 	admin   *agenttest.Sim // the simulator's admin API
 	env     []string
-	agent   *proc
+	agent   *testenv.Process
 	api     string
 	lanAddr string
 }
@@ -25,7 +26,7 @@ type kiosk struct {
 func startKiosk(t *testing.T, simArgs []string, agentExtra ...string) *kiosk {
 	t.Helper()
 	s := startSim(t, []string{code}, simArgs...)
-	k := &kiosk{t: t, sim: s, admin: &agenttest.Sim{URL: s.URL}, lanAddr: freeAddr(t)}
+	k := &kiosk{t: t, sim: s, admin: &agenttest.Sim{URL: s.URL}, lanAddr: testenv.FreeAddr(t)}
 	k.env = agentEnv(code, t.TempDir(), k.lanAddr, s.URL, "tcp://"+s.mqttAddr(), agentExtra...)
 	k.api = "http://" + k.lanAddr + "/api/chitu/machine/" + code
 	k.startAgent()
@@ -41,13 +42,13 @@ func (k *kiosk) startAgent() {
 // crash kills the agent with SIGKILL and starts it again.
 func (k *kiosk) crash() {
 	k.t.Helper()
-	k.agent.kill()
+	k.agent.Kill()
 	k.startAgent()
 }
 
 func (k *kiosk) waitOnline() {
 	k.t.Helper()
-	agenttest.Eventually(k.t, 15*time.Second, "machine online", func() bool {
+	testenv.Eventually(k.t, 15*time.Second, "machine online", func() bool {
 		resp, err := http.Get(k.api + "/status")
 		if err != nil {
 			return false
@@ -88,7 +89,7 @@ func TestKillNineAtEachStepOfAnOrder(t *testing.T) {
 				k.admin.Admin(k.t, http.MethodPost, "/admin/faults", map[string]any{"call": "machineCreateOrder", "delayMs": 5000, "count": 1}, nil)
 			},
 			reach: func(k *kiosk, p *agenttest.Customer, id string) {
-				agenttest.Eventually(k.t, 10*time.Second, "order created at the machine", func() bool { return k.vendorOrders() == 1 })
+				testenv.Eventually(k.t, 10*time.Second, "order created at the machine", func() bool { return k.vendorOrders() == 1 })
 			},
 			want:   func(o agenttest.Order) bool { return o.Stage == "sending" || o.Stage == "sent" },
 			finish: func(k *kiosk) { k.pay() },
@@ -97,7 +98,7 @@ func TestKillNineAtEachStepOfAnOrder(t *testing.T) {
 			name:    "awaiting payment at the machine",
 			simArgs: []string{"--print-seconds", "0.3", "--pay-seconds", "-1"},
 			reach: func(k *kiosk, p *agenttest.Customer, id string) {
-				agenttest.Eventually(k.t, 10*time.Second, "awaiting payment", func() bool { return p.Get(k.t, id).Stage == "awaiting_payment" })
+				testenv.Eventually(k.t, 10*time.Second, "awaiting payment", func() bool { return p.Get(k.t, id).Stage == "awaiting_payment" })
 			},
 			want:   func(o agenttest.Order) bool { return o.Stage == "awaiting_payment" },
 			finish: func(k *kiosk) { k.pay() },
@@ -160,7 +161,7 @@ func TestKillNineWithAnOrderWaitingInLine(t *testing.T) {
 	product := phone.FirstProduct(t)
 	first := phone.Order(t, product)
 	second := phone.Order(t, product)
-	agenttest.Eventually(t, 10*time.Second, "first order awaiting payment", func() bool {
+	testenv.Eventually(t, 10*time.Second, "first order awaiting payment", func() bool {
 		return phone.Get(t, first.ID).Stage == "awaiting_payment"
 	})
 
@@ -171,7 +172,7 @@ func TestKillNineWithAnOrderWaitingInLine(t *testing.T) {
 	}
 	k.pay()
 	phone.WaitStatus(t, first.ID, "complete", 20*time.Second)
-	agenttest.Eventually(t, 10*time.Second, "second order at the machine", func() bool {
+	testenv.Eventually(t, 10*time.Second, "second order at the machine", func() bool {
 		return phone.Get(t, second.ID).Stage == "awaiting_payment"
 	})
 	k.pay()

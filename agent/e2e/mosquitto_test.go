@@ -3,9 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
-
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -18,36 +16,33 @@ import (
 // without disturbing anything else on the machine.
 type broker struct {
 	t    *testing.T
-	bin  string
-	conf string
 	addr string
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *testenv.Process
 }
 
 func startBroker(t *testing.T) *broker {
 	t.Helper()
-	b := &broker{t: t, bin: testenv.MosquittoBinary(t), addr: freeAddr(t)}
+	b := &broker{t: t, addr: testenv.FreeAddr(t)}
 	_, port, _ := net.SplitHostPort(b.addr)
-	b.conf = filepath.Join(t.TempDir(), "mosquitto.conf")
+	confPath := filepath.Join(t.TempDir(), "mosquitto.conf")
 	conf := fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n", port)
-	if err := os.WriteFile(b.conf, []byte(conf), 0o600); err != nil {
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b.start()
-	t.Cleanup(b.stop)
+	b.proc = testenv.StartProcess(t, "mosquitto", testenv.MosquittoBinary(t), nil, "-c", confPath)
+	b.waitListening()
 	return b
 }
 
 func (b *broker) start() {
 	b.t.Helper()
-	b.cmd = exec.Command(b.bin, "-c", b.conf)
-	if err := b.cmd.Start(); err != nil {
-		b.t.Fatal(err)
-	}
-	b.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) { cmd.Wait(); close(done) }(b.cmd, b.done)
-	agenttest.Eventually(b.t, 10*time.Second, "mosquitto listening", func() bool {
+	b.proc.Start(b.t)
+	b.waitListening()
+}
+
+func (b *broker) waitListening() {
+	b.t.Helper()
+	testenv.Eventually(b.t, 10*time.Second, "mosquitto listening", func() bool {
 		c, err := net.Dial("tcp", b.addr)
 		if err == nil {
 			c.Close()
@@ -56,12 +51,7 @@ func (b *broker) start() {
 	})
 }
 
-func (b *broker) stop() {
-	if b.cmd != nil && b.cmd.Process != nil {
-		b.cmd.Process.Kill()
-		<-b.done
-	}
-}
+func (b *broker) stop() { b.proc.Kill() }
 
 // A Mosquitto restart in the middle of an order loses nothing: both the
 // agent and the platform reconnect, and the order completes.
@@ -69,24 +59,24 @@ func TestMosquittoRestartMidOrder(t *testing.T) {
 	mq := startBroker(t)
 	mqURL := "tcp://" + mq.addr
 	s := startSim(t, []string{code}, "--mqtt-url", mqURL, "--print-seconds", "0.5", "--pay-seconds", "-1")
-	k := &kiosk{t: t, sim: s, admin: &agenttest.Sim{URL: s.URL}, lanAddr: freeAddr(t)}
+	k := &kiosk{t: t, sim: s, admin: &agenttest.Sim{URL: s.URL}, lanAddr: testenv.FreeAddr(t)}
 	k.env = agentEnv(code, t.TempDir(), k.lanAddr, s.URL, mqURL)
 	k.api = "http://" + k.lanAddr + "/api/chitu/machine/" + code
 	k.startAgent()
 	k.waitOnline()
-	agenttest.Eventually(t, 10*time.Second, "agent on MQTT", func() bool { return k.agent.log.count("MQTT connected") == 1 })
+	testenv.Eventually(t, 10*time.Second, "agent on MQTT", func() bool { return k.agent.Count("MQTT connected") == 1 })
 
 	phone := agenttest.NewCustomer(t, k.api)
 	o := phone.Order(t, phone.FirstProduct(t))
-	agenttest.Eventually(t, 10*time.Second, "awaiting payment", func() bool { return phone.Get(t, o.ID).Stage == "awaiting_payment" })
+	testenv.Eventually(t, 10*time.Second, "awaiting payment", func() bool { return phone.Get(t, o.ID).Stage == "awaiting_payment" })
 
 	mq.stop()
-	agenttest.Eventually(t, 10*time.Second, "agent notices the broker is gone", func() bool {
-		return k.agent.log.count("MQTT connection lost") >= 1
+	testenv.Eventually(t, 10*time.Second, "agent notices the broker is gone", func() bool {
+		return k.agent.Count("MQTT connection lost") >= 1
 	})
 	mq.start()
-	agenttest.Eventually(t, 30*time.Second, "agent and platform reconnect", func() bool {
-		return k.agent.log.count("MQTT connected") >= 2 && s.log.count("MQTT connected") >= 2
+	testenv.Eventually(t, 30*time.Second, "agent and platform reconnect", func() bool {
+		return k.agent.Count("MQTT connected") >= 2 && s.Count("MQTT connected") >= 2
 	})
 
 	k.pay()

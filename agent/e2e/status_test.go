@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"casefleet/agent/agenttest"
+	"casefleet/shared/testenv"
 )
 
 // status shows the running agent's printer, queue and relay on one screen.
@@ -16,7 +17,7 @@ func TestStatusShowsTheRunningAgent(t *testing.T) {
 	product := phone.FirstProduct(t)
 	first := phone.Order(t, product)
 	phone.Order(t, product)
-	agenttest.Eventually(t, 10*time.Second, "first order at the machine", func() bool {
+	testenv.Eventually(t, 10*time.Second, "first order at the machine", func() bool {
 		return phone.Get(t, first.ID).Stage == "awaiting_payment"
 	})
 

@@ -11,6 +11,7 @@ import (
 
 	"casefleet/relay/relaytest"
 	"casefleet/shared/enroll"
+	"casefleet/shared/testenv"
 )
 
 func runRelay(t *testing.T, env []string, args ...string) (string, int) {
@@ -95,24 +96,24 @@ func TestSignals(t *testing.T) {
 	f := relaytest.NewFleet(t)
 	revFile := filepath.Join(t.TempDir(), "revocations")
 	os.WriteFile(revFile, nil, 0o644)
-	relay := startRelayProc(t, f, freeAddr(t), "--revocations", revFile, "--revocations-poll", "1h")
+	relay := startRelayProc(t, f, testenv.FreeAddr(t), "--revocations", revFile, "--revocations-poll", "1h")
 	agent := relaytest.StartAgent(t, relaytest.AgentOptions{RelayURL: relay.URL(), Code: "CT0700026", Token: f.Token(t, "CT0700026", "")})
 	relaytest.WaitRoutable(t, relay.URL(), "CT0700026")
 
 	os.WriteFile(revFile, []byte("machine:CT0700026\n"), 0o644)
-	relay.signal(syscall.SIGHUP)
+	relay.Signal(syscall.SIGHUP)
 	agent.WaitState(t, "refused after SIGHUP", relaytest.Refused("token_revoked"))
 
-	relay.signal(syscall.SIGTERM)
+	relay.Signal(syscall.SIGTERM)
 	select {
-	case <-relay.done:
+	case <-relay.Done():
 	case <-time.After(relaytest.Wait):
 		t.Fatal("the relay did not stop on SIGTERM")
 	}
-	if code := relay.cmd.ProcessState.ExitCode(); code != 0 {
+	if code := relay.ExitCode(); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d", code)
 	}
-	if !strings.Contains(relay.log.String(), "relay stopped") {
-		t.Errorf("no clean stop in the log:\n%s", relay.log.String())
+	if !strings.Contains(relay.Output(), "relay stopped") {
+		t.Errorf("no clean stop in the log:\n%s", relay.Output())
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"casefleet/agent/agenttest"
 	"casefleet/relay/relaytest"
+	"casefleet/shared/testenv"
 )
 
 // TestLinkFaults cuts the link between an agent and the relay in the ways
@@ -19,7 +20,7 @@ func TestLinkFaults(t *testing.T) {
 	codes := []string{"CT0700026", "CT0700027", "CT0700046"}
 	sim := agenttest.StartSim(t, agenttest.SimOptions{Machines: codes, PayDelay: -1})
 	f := relaytest.NewFleet(t)
-	relay := startRelayProc(t, f, freeAddr(t))
+	relay := startRelayProc(t, f, testenv.FreeAddr(t))
 
 	tests := []struct {
 		name   string
@@ -41,12 +42,12 @@ func TestLinkFaults(t *testing.T) {
 
 			phone := agenttest.NewCustomer(t, relay.URL()+api+tt.code)
 			order := phone.Order(t, phone.FirstProduct(t))
-			relaytest.Eventually(t, relaytest.Wait, "the order awaits payment", func() bool {
+			testenv.Eventually(t, relaytest.Wait, "the order awaits payment", func() bool {
 				return phone.Get(t, order.ID).Stage == "awaiting_payment"
 			})
 
 			tt.inject(link)
-			relaytest.Eventually(t, relaytest.Wait, "the relay finds the tunnel dead", func() bool {
+			testenv.Eventually(t, relaytest.Wait, "the relay finds the tunnel dead", func() bool {
 				resp, err := http.Get(relay.URL() + api + tt.code + "/status")
 				if err != nil {
 					return false
@@ -77,7 +78,7 @@ func TestLinkFaults(t *testing.T) {
 func waitRoutable(t *testing.T, base, code string, within time.Duration) {
 	t.Helper()
 	start := time.Now()
-	relaytest.Eventually(t, within, code+" routable again", func() bool {
+	testenv.Eventually(t, within, code+" routable again", func() bool {
 		resp, err := http.Get(base + api + code + "/status")
 		if err != nil {
 			return false

@@ -24,7 +24,7 @@ func TestTwoRelaysFailover(t *testing.T) {
 	sim := agenttest.StartSim(t, agenttest.SimOptions{Machines: []string{"CT0700026"}, PayDelay: -1})
 	f := relaytest.NewFleet(t)
 
-	addrA, addrB := freeAddr(t), freeAddr(t)
+	addrA, addrB := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	lb := startLoadBalancer(t, addrA, addrB)
 	peer := func(id, addr string) *relayProc {
 		return startRelayProc(t, f, addr, "--redis-url", redis, "--redis-prefix", prefix, "--instance-id", id,
@@ -37,12 +37,12 @@ func TestTwoRelaysFailover(t *testing.T) {
 
 	phone := agenttest.NewCustomer(t, relayB.URL()+api+"CT0700026")
 	order := phone.Order(t, phone.FirstProduct(t))
-	relaytest.Eventually(t, relaytest.Wait, "the order awaits payment (print file fetched through the relays)", func() bool {
+	testenv.Eventually(t, relaytest.Wait, "the order awaits payment (print file fetched through the relays)", func() bool {
 		return phone.Get(t, order.ID).Stage == "awaiting_payment"
 	})
 
 	killed := time.Now()
-	relayA.kill()
+	relayA.Kill()
 	waitRoutable(t, relayB.URL(), "CT0700026", relaytest.Wait)
 	t.Logf("the agent is served by B %v after A died", time.Since(killed).Round(time.Millisecond))
 

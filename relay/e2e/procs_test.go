@@ -5,26 +5,22 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/coder/websocket"
 
 	"casefleet/agent/agenttest"
 	"casefleet/relay/relaytest"
+	"casefleet/shared/testenv"
 )
 
 // relayBin is the relay binary TestMain builds once.
@@ -37,10 +33,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	relayBin = filepath.Join(dir, "casefleet-relay")
-	cmd := exec.Command("go", "build", "-o", relayBin, "casefleet/relay/cmd/casefleet-relay")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build casefleet-relay:", err)
+	if err := testenv.Build(dir, "casefleet/relay/cmd/casefleet-relay"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -48,44 +42,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // relayProc is a running casefleet-relay.
 type relayProc struct {
+	*testenv.Process
 	addr string
-	args []string
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan struct{}
 }
 
 func (r *relayProc) URL() string { return "http://" + r.addr }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startRelayProc runs `casefleet-relay run` on addr with the fleet's key,
 // no rate limits, a 5 s keepalive and extra flags, and waits until ready.
@@ -93,27 +56,21 @@ func startRelayProc(t *testing.T, f *relaytest.Fleet, addr string, extra ...stri
 	t.Helper()
 	args := append([]string{"run", "--listen", addr, "--fleet-pub", f.PubFile, "--public-url", "http://" + addr,
 		"--keepalive", "5s", "--rate-ip", "0", "--rate-session", "0", "--log-level", "debug"}, extra...)
-	r := &relayProc{addr: addr, args: args, log: &syncBuffer{}}
-	r.start(t)
-	t.Cleanup(func() {
-		r.kill()
-		if t.Failed() {
-			t.Logf("--- relay %s output ---\n%s", addr, r.log.String())
-		}
-	})
+	r := &relayProc{Process: testenv.StartProcess(t, "relay "+addr, relayBin, nil, args...), addr: addr}
+	r.waitReady(t)
 	return r
 }
 
-func (r *relayProc) start(t *testing.T) {
+// restart starts the relay again after Kill, with the same command line.
+func (r *relayProc) restart(t *testing.T) {
 	t.Helper()
-	r.cmd = exec.Command(relayBin, r.args...)
-	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-	r.done = make(chan struct{})
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { r.cmd.Wait(); close(r.done) }()
-	relaytest.Eventually(t, relaytest.Wait, "relay "+r.addr+" ready", func() bool {
+	r.Start(t)
+	r.waitReady(t)
+}
+
+func (r *relayProc) waitReady(t *testing.T) {
+	t.Helper()
+	testenv.Eventually(t, relaytest.Wait, "relay "+r.addr+" ready", func() bool {
 		resp, err := http.Get(r.URL() + "/readyz")
 		if err != nil {
 			return false
@@ -122,16 +79,6 @@ func (r *relayProc) start(t *testing.T) {
 		return resp.StatusCode == 200
 	})
 }
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (r *relayProc) kill() {
-	if r.cmd != nil && r.cmd.Process != nil {
-		r.cmd.Process.Kill()
-		<-r.done
-	}
-}
-
-func (r *relayProc) signal(sig syscall.Signal) { r.cmd.Process.Signal(sig) }
 
 // startAgent runs a real agent for code against the simulator, tunnelled
 // to relayURL.

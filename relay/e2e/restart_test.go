@@ -10,6 +10,7 @@ import (
 
 	"casefleet/agent/agenttest"
 	"casefleet/relay/relaytest"
+	"casefleet/shared/testenv"
 )
 
 // TestRelayRestart kills the relay (SIGKILL) while a customer's order
@@ -20,7 +21,7 @@ func TestRelayRestart(t *testing.T) {
 	codes := []string{"CT0700026", "CT0700027", "CT0700046"}
 	sim := agenttest.StartSim(t, agenttest.SimOptions{Machines: codes, PayDelay: -1})
 	f := relaytest.NewFleet(t)
-	relay := startRelayProc(t, f, freeAddr(t))
+	relay := startRelayProc(t, f, testenv.FreeAddr(t))
 	agents := map[string]*agenttest.Agent{}
 	for _, code := range codes {
 		agents[code] = startAgent(t, sim, f, code, "mall-3f", relay.URL())
@@ -63,17 +64,17 @@ func TestRelayRestart(t *testing.T) {
 		_, err := readEvents(ctx, streamURL(relay.URL(), 0, false), record)
 		firstStream <- err
 	}()
-	relaytest.Eventually(t, relaytest.Wait, "the phone's first events", func() bool { _, ok := last(); return ok })
+	testenv.Eventually(t, relaytest.Wait, "the phone's first events", func() bool { _, ok := last(); return ok })
 	mu.Lock()
 	start := events[0].ID // the snapshot's id: the stream covers what follows
 	mu.Unlock()
 
 	// The machine has fetched the print file (through the relay) and shows
 	// the payment screen: now the relay may go.
-	relaytest.Eventually(t, relaytest.Wait, "the order awaits payment", func() bool {
+	testenv.Eventually(t, relaytest.Wait, "the order awaits payment", func() bool {
 		return phone.Get(t, order.ID).Stage == "awaiting_payment"
 	})
-	relay.kill()
+	relay.Kill()
 	if err := <-firstStream; err == nil {
 		t.Fatal("the event stream did not break with the relay")
 	}
@@ -84,7 +85,7 @@ func TestRelayRestart(t *testing.T) {
 	phoneLAN.WaitStatus(t, order.ID, "complete", relaytest.Wait)
 
 	restarted := time.Now()
-	relay.start(t)
+	relay.restart(t)
 	for _, code := range codes {
 		relaytest.WaitRoutable(t, relay.URL(), code)
 	}

@@ -242,16 +242,11 @@ func WaitRoutable(t testing.TB, base, code string) {
 	})
 }
 
-// Eventually polls cond every 20 ms until it holds, or fails the test.
+// Eventually is testenv.Eventually: cond polled until it holds, or the
+// test fails after within.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, within, what, cond)
 }
 
 // Refused reports whether the agent's relay refused it with code.

@@ -1,7 +1,10 @@
-// Package testenv finds the real services that integration tests talk to
-// (Mosquitto, Redis) on loopback. Where a service does not answer, the test
-// is skipped with a loud message, unless CASEFLEET_REQUIRE_SERVICES=1 (set
-// by .ci/run), in which case it fails: on CI every service must be there.
+// Package testenv is what the integration tests of every part share. It
+// finds the real services they talk to (Mosquitto, Redis) on loopback:
+// where a service does not answer, the test is skipped with a loud
+// message, unless CASEFLEET_REQUIRE_SERVICES=1 (set by .ci/run), in which
+// case it fails, since on CI every service must be there. It also builds
+// and runs the real binaries as processes (Build, StartProcess), finds
+// free loopback ports and waits on conditions with a deadline.
 package testenv
 
 import (

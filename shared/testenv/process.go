@@ -1,0 +1,157 @@
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Build compiles the main packages pkgs into dir in one go build (so they
+// link in parallel); for a TestMain, which has no *testing.T.
+func Build(dir string, pkgs ...string) error {
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", strings.Join(pkgs, " "), err, out)
+	}
+	return nil
+}
+
+// FreeAddr returns a loopback address that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Eventually polls cond until it holds, failing the test after within.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Process is a binary a test runs: killed at the test's end, its output
+// kept and shown (the last lines) when the test failed.
+type Process struct {
+	Name string
+	Path string
+	Args []string
+	Env  []string // added to the test's environment
+
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+}
+
+// StartProcess runs path with args and env; name labels its output.
+func StartProcess(t testing.TB, name, path string, env []string, args ...string) *Process {
+	t.Helper()
+	p := &Process{Name: name, Path: path, Args: args, Env: env, out: &lockedBuffer{}}
+	p.Start(t)
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("--- %s: the last lines of its output ---\n%s", name, p.Tail(150))
+		}
+	})
+	return p
+}
+
+// Start runs the process (again, after Kill) with the same command line.
+func (p *Process) Start(t testing.TB) {
+	t.Helper()
+	p.cmd = exec.Command(p.Path, p.Args...)
+	p.cmd.Env = append(os.Environ(), p.Env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	done := make(chan struct{})
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", p.Name, err)
+	}
+	p.done = done
+	fmt.Fprintf(p.out, "--- started pid %d ---\n", p.cmd.Process.Pid)
+	go func(cmd *exec.Cmd) { cmd.Wait(); close(done) }(p.cmd)
+}
+
+// Kill sends SIGKILL and waits until the process is gone.
+func (p *Process) Kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitCode is the exit code of a process that has exited, -1 otherwise.
+func (p *Process) ExitCode() int {
+	if p.cmd.ProcessState == nil {
+		return -1
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// Output is everything the process wrote to stdout and stderr so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// Count is how many lines of the output contain substr.
+func (p *Process) Count(substr string) int {
+	n := 0
+	for line := range strings.Lines(p.Output()) {
+		if strings.Contains(line, substr) {
+			n++
+		}
+	}
+	return n
+}
+
+// Tail is the last n lines of the output.
+func (p *Process) Tail(n int) string {
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(p.Output()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// lockedBuffer is a bytes.Buffer the process's output goroutines and the
+// test share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
