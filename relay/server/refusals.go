@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"strings"
 
 	"casefleet/relay/metrics"
 	"casefleet/shared/enroll"
@@ -35,28 +34,11 @@ func refusalReason(r *http.Request, auth authResult) string {
 		return tunnel.RefusalCode(auth.err) // the same codes as the metrics' Refused*
 	case auth.called:
 		return metrics.RefusedHandshake
-	case !isWebSocketUpgrade(r):
+	case !tunnel.IsWebSocketUpgrade(r):
 		return metrics.RefusedWebSocketRequired
 	case machine.ValidateCode(r.Header.Get(tunnel.HeaderMachine)) != nil:
 		return metrics.RefusedInvalidMachine
 	default:
 		return metrics.RefusedMissingToken
 	}
-}
-
-func isWebSocketUpgrade(r *http.Request) bool {
-	return r.Method == http.MethodGet &&
-		headerHasToken(r.Header, "Connection", "upgrade") &&
-		headerHasToken(r.Header, "Upgrade", "websocket")
-}
-
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -65,7 +65,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 		logger = slog.Default()
 	}
 
-	if !isWebSocketUpgrade(r) {
+	if !IsWebSocketUpgrade(r) {
 		w.Header().Set("Connection", "Upgrade")
 		w.Header().Set("Upgrade", "websocket")
 		writeRefusal(w, http.StatusUpgradeRequired, "websocket_required", "this endpoint takes only the agent's WebSocket")
@@ -139,10 +139,10 @@ func (c *Conn) drain(logger *slog.Logger) {
 	}
 }
 
-// isWebSocketUpgrade reports whether r asks for a WebSocket. Checked before
-// anything else so that stray requests get an answer in our shape;
-// websocket.Accept checks the rest of the handshake.
-func isWebSocketUpgrade(r *http.Request) bool {
+// IsWebSocketUpgrade reports whether r asks for a WebSocket. The tunnel
+// endpoint checks it before anything else so that stray requests get an
+// answer in our shape; websocket.Accept checks the rest of the handshake.
+func IsWebSocketUpgrade(r *http.Request) bool {
 	return r.Method == http.MethodGet &&
 		headerHasToken(r.Header, "Connection", "upgrade") &&
 		headerHasToken(r.Header, "Upgrade", "websocket")
