@@ -97,7 +97,7 @@ export async function enablePush(api, sessionId, lang, workerURL) {
     const permission = await Notification.requestPermission();
     if (permission !== 'granted') return 'denied';
     const registration = await navigator.serviceWorker.register(workerURL, { scope: '/app/' });
-    await navigator.serviceWorker.ready;
+    await activated(registration);
     const { publicKey } = await api.pushKey();
     let sub = await registration.pushManager.getSubscription();
     if (sub && !sameKey(sub, publicKey)) {
@@ -111,6 +111,22 @@ export async function enablePush(api, sessionId, lang, workerURL) {
     console.warn('casefleet: push', e);
     return 'failed';
   }
+}
+
+// activated waits until registration has an active worker, which
+// subscribing needs. (navigator.serviceWorker.ready would wait for ever:
+// it waits for a worker whose scope covers this page, and the worker's
+// scope, /app/, does not cover /editor.)
+function activated(registration) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      if (registration.active) return resolve();
+      const worker = registration.installing || registration.waiting;
+      if (!worker) return reject(new Error('the service worker did not install'));
+      worker.addEventListener('statechange', check, { once: true });
+    };
+    check();
+  });
 }
 
 function sameKey(sub, publicKey) {
