@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"casefleet/agent/push/pushtest"
 )
 
 // The worked example of RFC 8291 §5 (keys in Appendix A).
@@ -50,34 +52,34 @@ func TestEncryptReproducesTheRFC8291Example(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &browser{priv: ua, auth: mustB64(t, rfcAuth)}
-	plain, err := b.decrypt(got)
+	b := pushtest.BrowserWithKeys("", ua, mustB64(t, rfcAuth))
+	plain, err := b.Decrypt(got)
 	if err != nil || string(plain) != rfcPlaintext {
 		t.Fatalf("decrypt: %q, %v", plain, err)
 	}
 }
 
 func TestEncryptRoundTripsWithPaddingAndFreshKeys(t *testing.T) {
-	b := newBrowser(t, "")
+	b := pushtest.NewBrowser(t, "")
 	for _, n := range []int{0, 1, 127, 128, 1000, MaxPayload} {
 		msg := bytes.Repeat([]byte{'x'}, n)
-		sealed, err := encrypt(msg, b.priv.PublicKey().Bytes(), b.auth)
+		sealed, err := encrypt(msg, b.PublicKey(), b.AuthSecret())
 		if err != nil {
 			t.Fatalf("%d bytes: %v", n, err)
 		}
 		if len(sealed) > 4096 {
 			t.Errorf("%d bytes: body of %d bytes exceeds what push services take", n, len(sealed))
 		}
-		plain, err := b.decrypt(sealed)
+		plain, err := b.Decrypt(sealed)
 		if err != nil || !bytes.Equal(plain, msg) {
 			t.Fatalf("%d bytes: round trip gave %d bytes, %v", n, len(plain), err)
 		}
-		again, _ := encrypt(msg, b.priv.PublicKey().Bytes(), b.auth)
+		again, _ := encrypt(msg, b.PublicKey(), b.AuthSecret())
 		if bytes.Equal(again[:86], sealed[:86]) {
 			t.Errorf("%d bytes: two messages share salt and sender key", n)
 		}
 	}
-	if _, err := encrypt(make([]byte, MaxPayload+1), b.priv.PublicKey().Bytes(), b.auth); err == nil {
+	if _, err := encrypt(make([]byte, MaxPayload+1), b.PublicKey(), b.AuthSecret()); err == nil {
 		t.Error("a payload over MaxPayload was encrypted")
 	}
 }
@@ -111,18 +113,18 @@ func TestVAPIDTokenVerifiesAndKeySurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	claims, err := verifyVAPID(header, key.public)
+	claims, err := pushtest.VerifyVAPID(header, key.public)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := vapidClaims{Aud: "https://fcm.googleapis.com", Exp: now.Add(12 * time.Hour).Unix(), Sub: DefaultSubject}
+	want := pushtest.VAPIDClaims{Aud: "https://fcm.googleapis.com", Exp: now.Add(12 * time.Hour).Unix(), Sub: DefaultSubject}
 	if claims != want {
 		t.Errorf("claims %+v, want %+v", claims, want)
 	}
 	// A token of another key does not verify with this one.
 	other, _ := newVAPIDKey()
 	otherHeader, _ := other.authorization(endpoint, DefaultSubject, now)
-	if _, err := verifyVAPID(strings.Replace(otherHeader, other.public, key.public, 1), key.public); err == nil {
+	if _, err := pushtest.VerifyVAPID(strings.Replace(otherHeader, other.public, key.public, 1), key.public); err == nil {
 		t.Error("a token signed by another key verified")
 	}
 

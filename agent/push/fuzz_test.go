@@ -4,12 +4,14 @@ import (
 	"crypto/ecdh"
 	"errors"
 	"testing"
+
+	"casefleet/agent/push/pushtest"
 )
 
 func FuzzParseSubscription(f *testing.F) {
-	b := newBrowser(f, "https://fcm.googleapis.com/fcm/send/abc")
-	f.Add([]byte(b.subscription("en")))
-	f.Add([]byte(b.subscription("ar")))
+	b := pushtest.NewBrowser(f, "https://fcm.googleapis.com/fcm/send/abc")
+	f.Add([]byte(b.Subscription("en")))
+	f.Add([]byte(b.Subscription("ar")))
 	f.Add([]byte(`{"endpoint":"https://x/","keys":{"p256dh":"","auth":""}}`))
 	f.Add([]byte(`{"endpoint":"https://x/","expirationTime":1e400}`))
 	f.Add([]byte(`{}`))

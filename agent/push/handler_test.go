@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"casefleet/agent/push/pushtest"
 )
 
 // call makes one request to the push API of machine CT0700026.
@@ -52,7 +54,7 @@ func TestSubscriptionAPI(t *testing.T) {
 		return s.SessionID
 	}
 	mine := start("CT0700026")
-	b := newBrowser(t, "http://127.0.0.1:9/push/one")
+	b := pushtest.NewBrowser(t, "http://127.0.0.1:9/push/one")
 
 	t.Run("the public key is the VAPID key", func(t *testing.T) {
 		status, out := call(t, srv, http.MethodGet, "/key", "", "")
@@ -61,16 +63,16 @@ func TestSubscriptionAPI(t *testing.T) {
 		}
 	})
 	t.Run("subscribe stores one subscription per session", func(t *testing.T) {
-		status, out := call(t, srv, http.MethodPost, "", mine, b.subscription("de"))
+		status, out := call(t, srv, http.MethodPost, "", mine, b.Subscription("de"))
 		if status != http.StatusCreated || out["lang"] != "de" {
 			t.Fatalf("%d %v", status, out)
 		}
-		again := newBrowser(t, "http://127.0.0.1:9/push/two")
-		if status, out := call(t, srv, http.MethodPost, "", mine, again.subscription("de")); status != http.StatusCreated {
+		again := pushtest.NewBrowser(t, "http://127.0.0.1:9/push/two")
+		if status, out := call(t, srv, http.MethodPost, "", mine, again.Subscription("de")); status != http.StatusCreated {
 			t.Fatalf("subscribing again: %d %v", status, out)
 		}
 		rec, ok, err := p.svc.store.get(mine)
-		if err != nil || !ok || rec.Endpoint != again.endpoint || rec.Lang != "de" {
+		if err != nil || !ok || rec.Endpoint != again.Endpoint || rec.Lang != "de" {
 			t.Fatalf("stored %+v %v %v; want the newer subscription", rec, ok, err)
 		}
 	})
@@ -81,14 +83,14 @@ func TestSubscriptionAPI(t *testing.T) {
 			status                      int
 			code                        string
 		}{
-			{"no session", http.MethodPost, "", b.subscription("en"), 400, "session_required"},
-			{"unknown session", http.MethodPost, strings.Repeat("A", 26), b.subscription("en"), 403, "session_invalid"},
-			{"malformed session", http.MethodPost, "../../etc/passwd", b.subscription("en"), 403, "session_invalid"},
-			{"another machine's session", http.MethodPost, other, b.subscription("en"), 403, "session_invalid"},
+			{"no session", http.MethodPost, "", b.Subscription("en"), 400, "session_required"},
+			{"unknown session", http.MethodPost, strings.Repeat("A", 26), b.Subscription("en"), 403, "session_invalid"},
+			{"malformed session", http.MethodPost, "../../etc/passwd", b.Subscription("en"), 403, "session_invalid"},
+			{"another machine's session", http.MethodPost, other, b.Subscription("en"), 403, "session_invalid"},
 			{"not a subscription", http.MethodPost, mine, `{"endpoint":"x"}`, 400, "bad_subscription"},
-			{"an endpoint on the LAN", http.MethodPost, mine, newBrowser(t, "https://192.168.1.1/x").subscription("en"), 400, "bad_subscription"},
-			{"an oversized body", http.MethodPost, mine, strings.Repeat(" ", 5000) + b.subscription("en"), 413, "too_large"},
-			{"a wrong method", http.MethodPut, mine, b.subscription("en"), 405, "method_not_allowed"},
+			{"an endpoint on the LAN", http.MethodPost, mine, pushtest.NewBrowser(t, "https://192.168.1.1/x").Subscription("en"), 400, "bad_subscription"},
+			{"an oversized body", http.MethodPost, mine, strings.Repeat(" ", 5000) + b.Subscription("en"), 413, "too_large"},
+			{"a wrong method", http.MethodPut, mine, b.Subscription("en"), 405, "method_not_allowed"},
 			{"an unknown path", http.MethodGet, mine, "", 404, "not_found"},
 		} {
 			suffix := ""
@@ -103,14 +105,14 @@ func TestSubscriptionAPI(t *testing.T) {
 	})
 	t.Run("the number of subscriptions is capped", func(t *testing.T) {
 		second, third := start("CT0700026"), start("CT0700026")
-		if status, out := call(t, srv, http.MethodPost, "", second, b.subscription("en")); status != http.StatusCreated {
+		if status, out := call(t, srv, http.MethodPost, "", second, b.Subscription("en")); status != http.StatusCreated {
 			t.Fatalf("second: %d %v", status, out)
 		}
-		if status, out := call(t, srv, http.MethodPost, "", third, b.subscription("en")); status != http.StatusServiceUnavailable || errorCode(out) != "push_full" {
+		if status, out := call(t, srv, http.MethodPost, "", third, b.Subscription("en")); status != http.StatusServiceUnavailable || errorCode(out) != "push_full" {
 			t.Fatalf("over the cap: %d %v", status, out)
 		}
 		// Replacing one's own subscription is still possible at the cap.
-		if status, _ := call(t, srv, http.MethodPost, "", second, b.subscription("fr")); status != http.StatusCreated {
+		if status, _ := call(t, srv, http.MethodPost, "", second, b.Subscription("fr")); status != http.StatusCreated {
 			t.Fatalf("replacing at the cap: %d", status)
 		}
 	})

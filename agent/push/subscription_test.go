@@ -4,12 +4,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"casefleet/agent/push/pushtest"
 )
 
 func TestParseSubscription(t *testing.T) {
-	b := newBrowser(t, "https://fcm.googleapis.com/fcm/send/dGVzdA:APA91b")
-	key := b64.EncodeToString(b.priv.PublicKey().Bytes())
-	auth := b64.EncodeToString(b.auth)
+	b := pushtest.NewBrowser(t, "https://fcm.googleapis.com/fcm/send/dGVzdA:APA91b")
+	key, auth := b.Keys()
 	sub := func(endpoint, p256dh, auth, extra string) string {
 		return `{"endpoint":"` + endpoint + `","keys":{"p256dh":"` + p256dh + `","auth":"` + auth + `"}` + extra + `}`
 	}
@@ -17,7 +18,7 @@ func TestParseSubscription(t *testing.T) {
 
 	t.Run("accepts what browsers send", func(t *testing.T) {
 		for _, in := range []string{
-			b.subscription("fr"),
+			b.Subscription("fr"),
 			sub(good, key, auth, `,"expirationTime":1767225600000`),
 			sub(good, key+"=", auth+"==", ""), // padded base64url
 		} {
