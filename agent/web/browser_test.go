@@ -318,8 +318,9 @@ func screenshotDir(t reporter) string {
 }
 
 // kiosk is one real agent with the web app and Web Push wired in as the
-// agent's command wires them.
-func startKiosk(t *testing.T, sim *agenttest.Sim, code, name, location string, tune func(*config.Config)) *agenttest.Agent {
+// agent's command wires them; tunePush, if any, adjusts the push options
+// (say, to admit a push service on loopback).
+func startKiosk(t *testing.T, sim *agenttest.Sim, code, name, location string, tune func(*config.Config), tunePush ...func(*push.Options)) *agenttest.Agent {
 	t.Helper()
 	cfg := sim.AgentConfig(code, t.TempDir())
 	cfg.Machine.Name, cfg.Machine.Location = name, location
@@ -333,8 +334,12 @@ func startKiosk(t *testing.T, sim *agenttest.Sim, code, name, location string, t
 	return agenttest.StartAgentWith(t, cfg, daemon.Options{
 		Web: app,
 		Push: func(p daemon.Parts) (http.Handler, func(context.Context) error, error) {
-			svc, err := push.New(push.Options{DB: p.DB, Queue: p.Queue, Sessions: p.Sessions,
-				MachineCode: p.Config.Machine.Code, MachineName: p.Config.Machine.Name, Logger: p.Logger})
+			opt := push.Options{DB: p.DB, Queue: p.Queue, Sessions: p.Sessions,
+				MachineCode: p.Config.Machine.Code, MachineName: p.Config.Machine.Name, Logger: p.Logger}
+			for _, f := range tunePush {
+				f(&opt)
+			}
+			svc, err := push.New(opt)
 			if err != nil {
 				return nil, nil, err
 			}
