@@ -1,23 +1,19 @@
 package web_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"casefleet/agent/agenttest"
 	"casefleet/agent/chitu/sim"
+	"casefleet/shared/testenv"
 )
 
 // The whole system as processes, for the browser tests through the real
@@ -34,102 +30,6 @@ func buildBinaries(t *testing.T, dir string) {
 		"casefleet/agent/cmd/chitusim", "casefleet/agent/cmd/casefleet-agent", "casefleet/relay/cmd/casefleet-relay")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build the binaries: %v\n%s", err, out)
-	}
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// process is a running binary; its output is kept for failure reports.
-type process struct {
-	name string
-	path string
-	args []string
-	env  []string
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// tail is the last n lines written.
-func (l *lockedBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// startProcess runs path with args; it is killed at cleanup, and its
-// output's tail is logged if the test failed.
-func startProcess(t *testing.T, name, path string, env []string, args ...string) *process {
-	t.Helper()
-	p := &process{name: name, path: path, args: args, env: env, log: &lockedBuffer{}}
-	p.start(t)
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("--- %s: the last lines of its output ---\n%s", name, p.log.tail(150))
-		}
-	})
-	return p
-}
-
-// start runs the process (again, after kill) with the same command line.
-func (p *process) start(t *testing.T) {
-	t.Helper()
-	p.cmd = exec.Command(p.path, p.args...)
-	p.cmd.Env = append(os.Environ(), p.env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.done = make(chan struct{})
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", p.name, err)
-	}
-	fmt.Fprintf(p.log, "--- started pid %d ---\n", p.cmd.Process.Pid)
-	go func() { p.cmd.Wait(); close(p.done) }()
-}
-
-// kill sends SIGKILL and waits until the process is gone.
-func (p *process) kill() {
-	p.cmd.Process.Kill()
-	<-p.done
-}
-
-// waitUntil polls cond every interval until it holds, failing the test
-// after within.
-func waitUntil(t *testing.T, within, interval time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("within %v: %s", within, what)
-		}
-		<-tick.C
 	}
 }
 
@@ -152,9 +52,9 @@ type system struct {
 	t        *testing.T
 	bin      string
 	simURL   string
-	relay    *process
+	relay    *testenv.Process
 	relayURL string
-	agents   map[string]*process
+	agents   map[string]*testenv.Process
 	lan      map[string]string // machine -> its agent's LAN base URL
 	keyFile  string
 	pubFile  string
@@ -166,29 +66,29 @@ type system struct {
 // through the relay.
 func startSystem(t *testing.T, bin string, kiosks []kiosk, simFlags, relayFlags []string) *system {
 	t.Helper()
-	s := &system{t: t, bin: bin, agents: map[string]*process{}, lan: map[string]string{}}
+	s := &system{t: t, bin: bin, agents: map[string]*testenv.Process{}, lan: map[string]string{}}
 
 	// The printer simulator, with the machines' catalogue and MQTT broker.
 	var codes []string
 	for _, k := range kiosks {
 		codes = append(codes, k.code)
 	}
-	simAddr, mqttAddr := freeAddr(t), freeAddr(t)
-	startProcess(t, "chitusim", filepath.Join(bin, "chitusim"), nil, append([]string{
+	simAddr, mqttAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	testenv.StartProcess(t, "chitusim", filepath.Join(bin, "chitusim"), nil, append([]string{
 		"--http", simAddr, "--mqtt", mqttAddr, "--machines", strings.Join(codes, ","),
 		"--app-id", agenttest.AppID, "--app-secret", agenttest.AppSecret, "--mqtt-password", agenttest.MQTTPassword,
 	}, simFlags...)...)
 	s.simURL = "http://" + simAddr
-	waitUntil(t, 20*time.Second, 50*time.Millisecond, "the simulator answers", func() bool { return answers(s.simURL + "/admin/state") })
+	testenv.Poll(t, 20*time.Second, 50*time.Millisecond, "the simulator answers", func() bool { return answers(s.simURL + "/admin/state") })
 
 	// The fleet key, made by the relay's command line, as an operator does.
 	fleetDir := filepath.Join(t.TempDir(), "fleet")
 	s.run("keygen", "--out", fleetDir)
 	s.keyFile, s.pubFile = filepath.Join(fleetDir, "fleet.key"), filepath.Join(fleetDir, "fleet.pub")
 
-	relayAddr := freeAddr(t)
+	relayAddr := testenv.FreeAddr(t)
 	s.relayURL = "http://" + relayAddr
-	s.relay = startProcess(t, "casefleet-relay", filepath.Join(bin, "casefleet-relay"), nil, append([]string{
+	s.relay = testenv.StartProcess(t, "casefleet-relay", filepath.Join(bin, "casefleet-relay"), nil, append([]string{
 		"run", "--listen", relayAddr, "--fleet-pub", s.pubFile, "--public-url", s.relayURL,
 		"--instance-id", "browser-test-relay", "--log-level", "debug",
 	}, relayFlags...)...)
@@ -196,9 +96,9 @@ func startSystem(t *testing.T, bin string, kiosks []kiosk, simFlags, relayFlags 
 
 	for _, k := range kiosks {
 		token := strings.TrimSpace(s.run("issue", "--key", s.keyFile, "--machine", k.code, "--location", k.location))
-		lanAddr := freeAddr(t)
+		lanAddr := testenv.FreeAddr(t)
 		s.lan[k.code] = "http://" + lanAddr
-		s.agents[k.code] = startProcess(t, "casefleet-agent "+k.code, filepath.Join(bin, "casefleet-agent"), []string{
+		s.agents[k.code] = testenv.StartProcess(t, "casefleet-agent "+k.code, filepath.Join(bin, "casefleet-agent"), []string{
 			"CASEFLEET_MACHINE_CODE=" + k.code,
 			"CASEFLEET_MACHINE_NAME=" + k.name,
 			"CASEFLEET_MACHINE_LOCATION=" + k.location,
@@ -218,7 +118,7 @@ func startSystem(t *testing.T, bin string, kiosks []kiosk, simFlags, relayFlags 
 		}, "run")
 	}
 	for _, k := range kiosks {
-		waitUntil(t, 30*time.Second, 50*time.Millisecond, k.code+"'s agent answers on the LAN", func() bool { return answers(s.lan[k.code] + "/healthz") })
+		testenv.Poll(t, 30*time.Second, 50*time.Millisecond, k.code+"'s agent answers on the LAN", func() bool { return answers(s.lan[k.code] + "/healthz") })
 		s.waitRoutable(k.code)
 	}
 	return s
@@ -240,7 +140,7 @@ func (s *system) run(args ...string) string {
 
 func (s *system) waitRelayReady() {
 	s.t.Helper()
-	waitUntil(s.t, 20*time.Second, 50*time.Millisecond, "the relay is ready", func() bool { return answers(s.relayURL + "/readyz") })
+	testenv.Poll(s.t, 20*time.Second, 50*time.Millisecond, "the relay is ready", func() bool { return answers(s.relayURL + "/readyz") })
 }
 
 // waitRoutable waits until the relay reaches code's agent through its
@@ -248,18 +148,18 @@ func (s *system) waitRelayReady() {
 // and the test shares 127.0.0.1 with the phones.
 func (s *system) waitRoutable(code string) {
 	s.t.Helper()
-	waitUntil(s.t, 30*time.Second, 200*time.Millisecond, code+" answers through the relay", func() bool {
+	testenv.Poll(s.t, 30*time.Second, 200*time.Millisecond, code+" answers through the relay", func() bool {
 		return answers(s.machineAPI(code) + "/status")
 	})
 }
 
 // killRelay kills the relay with SIGKILL; restartRelay starts it again
 // on the same address with the same settings.
-func (s *system) killRelay() { s.relay.kill() }
+func (s *system) killRelay() { s.relay.Kill() }
 
 func (s *system) restartRelay() {
 	s.t.Helper()
-	s.relay.start(s.t)
+	s.relay.Start(s.t)
 	s.waitRelayReady()
 }
 

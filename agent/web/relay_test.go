@@ -15,6 +15,7 @@ import (
 
 	"casefleet/agent/agenttest"
 	"casefleet/agent/chitu/sim"
+	"casefleet/shared/testenv"
 )
 
 // TestThroughTheRealRelay runs customers' phones (headless Chromium)
@@ -166,11 +167,11 @@ func relayRestartMidOrder(t *testing.T, bin string) {
 	// While the relay is down the customer ahead pays and collects; our
 	// order goes to the machine, which cannot fetch its print file yet.
 	s.pay(theirs.ID)
-	waitUntil(t, 60*time.Second, 100*time.Millisecond, "our order goes to the machine", func() bool {
+	testenv.Poll(t, 60*time.Second, 100*time.Millisecond, "our order goes to the machine", func() bool {
 		stage := s.agentOrder(code, sessionID, orderID).Stage
 		return stage != "queued" && stage != "sending"
 	})
-	waitUntil(t, 30*time.Second, 100*time.Millisecond, "the machine tries to fetch our print file", func() bool {
+	testenv.Poll(t, 30*time.Second, 100*time.Millisecond, "the machine tries to fetch our print file", func() bool {
 		orders := s.simOrders(code)
 		return len(orders) == 2 && orders[1].Fetch.Attempts > 0
 	})
@@ -282,7 +283,7 @@ func threeMachinesAndDeadEnds(t *testing.T, bin string) {
 	// design work, and offers the east escalator's machine, not the
 	// station's.
 	s.simAdmin(http.MethodPost, "/admin/machines/CT0700027/offline", nil)
-	waitUntil(t, 20*time.Second, 100*time.Millisecond, "the agent sees its machine offline", func() bool { return s.agentStatus("CT0700027") == "offline" })
+	testenv.Poll(t, 20*time.Second, 100*time.Millisecond, "the agent sees its machine offline", func() bool { return s.agentStatus("CT0700027") == "offline" })
 	olga := newPhone(t, "olga", "en")
 	olga.do(chromedp.Navigate(s.editorURL("CT0700027", "mall-3f")))
 	problemTitle(olga, "This machine is offline")
@@ -349,8 +350,8 @@ func threeMachinesAndDeadEnds(t *testing.T, bin string) {
 	// The station's kiosk PC dies: the relay loses its tunnel and says the
 	// machine is offline (it has been seen), with nothing else at the
 	// station to offer.
-	s.agents["CT0700046"].kill()
-	waitUntil(t, 30*time.Second, 200*time.Millisecond, "the relay notices the station's agent is gone", func() bool {
+	s.agents["CT0700046"].Kill()
+	testenv.Poll(t, 30*time.Second, 200*time.Millisecond, "the relay notices the station's agent is gone", func() bool {
 		resp, err := http.Get(s.machineAPI("CT0700046") + "/status")
 		if err != nil {
 			return false
@@ -373,7 +374,7 @@ func threeMachinesAndDeadEnds(t *testing.T, bin string) {
 func (s *system) waitFetched(code string, n int) sim.OrderView {
 	s.t.Helper()
 	var o sim.OrderView
-	waitUntil(s.t, 60*time.Second, 100*time.Millisecond, fmt.Sprintf("%s fetches the print file of its order %d", code, n), func() bool {
+	testenv.Poll(s.t, 60*time.Second, 100*time.Millisecond, fmt.Sprintf("%s fetches the print file of its order %d", code, n), func() bool {
 		orders := s.simOrders(code)
 		if len(orders) < n {
 			return false

@@ -35,15 +35,23 @@ func FreeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// Eventually polls cond until it holds, failing the test after within.
+// Eventually polls cond every 20 ms until it holds, failing the test
+// after within.
 func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	Poll(t, within, 20*time.Millisecond, what, cond)
+}
+
+// Poll is Eventually with a polling interval of the caller's, for
+// conditions that cost something to check (a request to a process).
+func Poll(t testing.TB, within, interval time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within %v: %s", within, what)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 

@@ -1,0 +1,56 @@
+package testenv_test
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"casefleet/shared/testenv"
+)
+
+func TestProcessOutputExitAndRestart(t *testing.T) {
+	p := testenv.StartProcess(t, "sh", "/bin/sh", []string{"GREETING=hello"}, "-c", `echo "$GREETING one"; echo two >&2; echo "$GREETING three"`)
+	<-p.Done()
+	if p.ExitCode() != 0 {
+		t.Fatalf("exit code %d", p.ExitCode())
+	}
+	if n := p.Count("hello"); n != 2 {
+		t.Errorf("Count(hello) = %d, want 2 in\n%s", n, p.Output())
+	}
+	if tail := p.Tail(2); tail != "two\nhello three" {
+		t.Errorf("Tail(2) = %q", tail)
+	}
+	p.Start(t) // the same command line again; its output is added
+	<-p.Done()
+	if n := p.Count("three"); n != 2 {
+		t.Errorf("after a restart Count(three) = %d, want 2", n)
+	}
+}
+
+func TestProcessKillAndSignal(t *testing.T) {
+	p := testenv.StartProcess(t, "sleeper", "/bin/sh", nil, "-c", `trap 'echo got TERM; exit 3' TERM; echo ready; while :; do sleep 0.05; done`)
+	testenv.Eventually(t, 10*time.Second, "the shell is ready", func() bool { return p.Count("ready") == 1 })
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGTERM did not end the process")
+	}
+	if p.ExitCode() != 3 || !strings.Contains(p.Output(), "got TERM") {
+		t.Errorf("exit %d, output %q", p.ExitCode(), p.Output())
+	}
+	p.Start(t)
+	p.Kill() // returns once the process is gone
+	if p.ExitCode() != -1 {
+		t.Errorf("killed: exit code %d, want -1 (killed by a signal)", p.ExitCode())
+	}
+}
+
+func TestFreeAddrIsLoopback(t *testing.T) {
+	if a := testenv.FreeAddr(t); !strings.HasPrefix(a, "127.0.0.1:") {
+		t.Errorf("FreeAddr = %s", a)
+	}
+}
