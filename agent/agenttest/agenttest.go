@@ -169,8 +169,9 @@ func (s *Sim) AgentConfig(code, dataDir string) config.Config {
 type Agent struct {
 	URL  string // http://127.0.0.1:port of its LAN listener
 	Code string
-	stop context.CancelFunc
-	done chan error
+	stop   context.CancelFunc
+	exited chan struct{} // closed when the daemon has returned
+	err    error         // what it returned; read after exited
 }
 
 // API is the base URL of the agent's machine API.
@@ -181,9 +182,9 @@ func (a *Agent) Stop(t testing.TB) {
 	t.Helper()
 	a.stop()
 	select {
-	case err := <-a.done:
-		if err != nil {
-			t.Errorf("agent %s stopped with: %v", a.Code, err)
+	case <-a.exited:
+		if a.err != nil {
+			t.Errorf("agent %s stopped with: %v", a.Code, a.err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Errorf("agent %s did not stop within 20s", a.Code)
@@ -202,31 +203,29 @@ func StartAgentWith(t testing.TB, cfg config.Config, opt daemon.Options) *Agent 
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
-	a := &Agent{Code: cfg.Machine.Code, stop: cancel, done: make(chan error, 1)}
+	a := &Agent{Code: cfg.Machine.Code, stop: cancel, exited: make(chan struct{})}
 	go func() {
+		defer close(a.exited)
 		opt.Version, opt.Logger = "test", Logger(t, "agent "+cfg.Machine.Code)
 		opt.Ready = func(addr string) { ready <- addr }
-		a.done <- daemon.Run(ctx, cfg, opt)
+		a.err = daemon.Run(ctx, cfg, opt)
 	}()
 	select {
 	case addr := <-ready:
 		a.URL = "http://" + addr
-	case err := <-a.done:
+	case <-a.exited:
 		cancel()
-		t.Fatalf("agent %s did not start: %v", cfg.Machine.Code, err)
+		t.Fatalf("agent %s did not start: %v", cfg.Machine.Code, a.err)
 	case <-time.After(20 * time.Second):
 		cancel()
 		t.Fatalf("agent %s not ready within 20s", cfg.Machine.Code)
 	}
-	var once bool
 	t.Cleanup(func() {
-		if !once {
-			once = true
-			cancel()
-			select {
-			case <-a.done:
-			case <-time.After(20 * time.Second):
-			}
+		cancel()
+		select {
+		case <-a.exited:
+		case <-time.After(20 * time.Second):
+			t.Errorf("agent %s did not stop within 20s", a.Code)
 		}
 	})
 	return a

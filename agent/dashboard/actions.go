@@ -27,10 +27,13 @@ func (d *Dashboard) resume(w http.ResponseWriter, r *http.Request) error {
 }
 
 // setPaused pauses or resumes handing new orders to the machine. An order
-// already at the machine carries on. The pause lasts until resumed or
-// until the agent restarts.
+// already at the machine carries on. The pause lasts until resumed, across
+// restarts of the agent.
 func (d *Dashboard) setPaused(w http.ResponseWriter, r *http.Request, paused bool) error {
-	d.opt.Machine.SetPaused(paused)
+	if err := d.opt.Machine.SetPaused(paused); err != nil {
+		d.log.Error("pause the queue", "paused", paused, "err", err)
+		return &apiError{status: http.StatusInternalServerError, code: "store_failed", msg: "The kiosk could not record the change. Try again; if it keeps failing, run casefleet-agent doctor."}
+	}
 	d.log.Info("operator set the queue", "paused", paused, "client", clientKey(r))
 	d.changed.notify()
 	writeJSON(w, http.StatusOK, map[string]bool{"paused": paused})

@@ -31,8 +31,9 @@ import (
 // (*dispatch.Dispatcher).
 type Machine interface {
 	Status() (dispatch.Status, error)
-	// SetPaused stops (or resumes) handing new orders to the machine.
-	SetPaused(paused bool)
+	// SetPaused stops (or resumes) handing new orders to the machine,
+	// for good (it outlives a restart).
+	SetPaused(paused bool) error
 	// Kick asks the dispatcher to look at the queue now.
 	Kick()
 }

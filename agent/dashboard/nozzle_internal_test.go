@@ -128,8 +128,8 @@ type idleMachine struct{}
 func (idleMachine) Status() (dispatch.Status, error) {
 	return dispatch.Status{Status: dispatch.StateOnline}, nil
 }
-func (idleMachine) SetPaused(bool) {}
-func (idleMachine) Kick()          {}
+func (idleMachine) SetPaused(bool) error { return nil }
+func (idleMachine) Kick()                {}
 
 // countingPrinter counts the commands it is sent.
 type countingPrinter struct{ cleans int }

@@ -88,10 +88,11 @@ type machineState struct {
 	lastError   string
 }
 
-// New returns a dispatcher for the machine behind link.
+// New returns a dispatcher for the machine behind link. It starts paused
+// if an operator left the queue paused.
 func New(link chitu.Link, q *queue.Queue, opt Options) *Dispatcher {
 	opt.defaults()
-	return &Dispatcher{
+	d := &Dispatcher{
 		link:      link,
 		q:         q,
 		opt:       opt,
@@ -100,6 +101,17 @@ func New(link chitu.Link, q *queue.Queue, opt Options) *Dispatcher {
 		machine:   machineState{normal: true, ink: chitu.Ink{Cyan: chitu.InkUnknown, Magenta: chitu.InkUnknown, Yellow: chitu.InkUnknown, Black: chitu.InkUnknown}},
 		abandoned: make(map[string]time.Time),
 	}
+	paused, err := q.Paused()
+	if err != nil {
+		// The store answers or the agent does not start at all; if it
+		// does not here, say so and go on as the default (not paused).
+		d.log.Error("read whether the queue was left paused", "err", err)
+	}
+	if paused {
+		d.log.Warn("the queue is paused, as an operator left it: no new order goes to the machine until it is resumed")
+	}
+	d.paused = paused
+	return d
 }
 
 // Kick asks the dispatcher to look at the queue now.
@@ -111,12 +123,17 @@ func (d *Dispatcher) Kick() {
 }
 
 // SetPaused stops (or resumes) handing new orders to the machine. An order
-// already at the machine carries on.
-func (d *Dispatcher) SetPaused(paused bool) {
+// already at the machine carries on. The choice is stored: it outlives a
+// restart of the agent.
+func (d *Dispatcher) SetPaused(paused bool) error {
+	if err := d.q.SetPaused(paused); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	d.paused = paused
 	d.mu.Unlock()
 	d.Kick()
+	return nil
 }
 
 // Run drives the machine until ctx is done.

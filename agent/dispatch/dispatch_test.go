@@ -177,3 +177,65 @@ func TestMachineFailureReachesTheCustomer(t *testing.T) {
 		t.Fatal("no failure reason")
 	}
 }
+
+// An operator's pause outlives the agent: after a restart on the same data
+// no order goes to the machine until the queue is resumed.
+func TestPauseOutlivesARestart(t *testing.T) {
+	const pin = "864213"
+	sim := agenttest.StartSim(t, agenttest.SimOptions{Machines: []string{code}})
+	cfg := sim.AgentConfig(code, t.TempDir())
+	cfg.LAN.OperatorPIN = pin
+	operator := func(a *agenttest.Agent, method, action string, out any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, a.URL+"/operator/api/"+action, nil)
+		req.Header.Set("Authorization", "Bearer "+pin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			t.Fatalf("%s %s: %s", method, action, resp.Status)
+		}
+		if out == nil {
+			resp.Body.Close()
+			return
+		}
+		agenttest.MustJSON(t, resp, out)
+	}
+	agent := agenttest.StartAgent(t, cfg)
+	waitStatus(t, agent, "online")
+	operator(agent, http.MethodPost, "pause", nil)
+	agent.Stop(t)
+
+	agent = agenttest.StartAgent(t, cfg)
+	waitStatus(t, agent, "online")
+	phone := agenttest.NewCustomer(t, agent.API())
+	o := phone.Order(t, phone.FirstProduct(t))
+	// The dispatcher reads the printer, then looks at the line, on every
+	// poll: once it has read the printer twice since the order came, it
+	// has looked at the line with the order in it.
+	var contacts []time.Time
+	agenttest.Eventually(t, 20*time.Second, "two polls of the printer after the order", func() bool {
+		var st struct {
+			Machine struct {
+				Paused      bool       `json:"paused"`
+				LastContact *time.Time `json:"lastContact"`
+			} `json:"machine"`
+		}
+		operator(agent, http.MethodGet, "state", &st)
+		if !st.Machine.Paused {
+			t.Fatal("the queue was paused before the restart; after it the dashboard says it is not")
+		}
+		if c := st.Machine.LastContact; c != nil && c.After(o.CreatedAt) && (len(contacts) == 0 || !c.Equal(contacts[len(contacts)-1])) {
+			contacts = append(contacts, *c)
+		}
+		return len(contacts) >= 2
+	})
+	if got := phone.Get(t, o.ID); got.Status != "queued" || len(sim.Orders(t, code)) != 0 {
+		t.Fatalf("the queue is paused, yet the order went to the machine: %s, the machine has %d orders", got.Status, len(sim.Orders(t, code)))
+	}
+
+	operator(agent, http.MethodPost, "resume", nil)
+	phone.WaitStatus(t, o.ID, "complete", 30*time.Second)
+}

@@ -24,7 +24,7 @@ var (
 
 	allBuckets = [][]byte{
 		bucketOrders, bucketPending, bucketFinished, bucketBySession, bucketByVendor,
-		bucketByFile, bucketEvents, bucketPrints, bucketPayWaits,
+		bucketByFile, bucketEvents, bucketPrints, bucketPayWaits, bucketSettings,
 	}
 )
 
