@@ -167,8 +167,8 @@ func (s *Sim) AgentConfig(code, dataDir string) config.Config {
 
 // Agent is an agent running in the test process.
 type Agent struct {
-	URL  string // http://127.0.0.1:port of its LAN listener
-	Code string
+	URL    string // http://127.0.0.1:port of its LAN listener
+	Code   string
 	stop   context.CancelFunc
 	exited chan struct{} // closed when the daemon has returned
 	err    error         // what it returned; read after exited
