@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -253,9 +254,54 @@ func (p *phone) text(id string) string {
 	return strings.NewReplacer("\u2068", "", "\u2069", "").Replace(eval[string](p, fmt.Sprintf(`document.getElementById(%q).innerText`, id)))
 }
 
+// click taps selector as a finger does.
+//
+// Chromium under load sometimes drops a synthetic tap that comes right
+// after a touch gesture, so click checks that a click reached the element
+// (a listener on the document, as the element may be re-rendered) and
+// taps again if none did within a few seconds. A tap that loaded another
+// page counts as received.
 func (p *phone) click(selector string) {
 	p.t.Helper()
-	p.do(chromedp.Tap(chromedp.CSS(selector), chromedp.NodeVisible))
+	p.do(chromedp.WaitVisible(chromedp.CSS(selector)))
+	token := strconv.FormatInt(time.Now().UnixNano(), 36)
+	eval[bool](p, `(() => {
+		const tap = window.__casefleetTap = {token: '`+token+`', got: false};
+		document.addEventListener('click', (e) => {
+			if (e.target instanceof Element && e.target.closest(`+jsString(selector)+`)) tap.got = true;
+		}, {capture: true});
+		return true;
+	})()`)
+	received := `(() => { const tap = window.__casefleetTap; return !tap || tap.token !== '` + token + `' || tap.got; })()`
+	for attempt := 1; ; attempt++ {
+		p.do(chromedp.Tap(chromedp.CSS(selector), chromedp.NodeVisible))
+		if p.clickArrived(received, 5*time.Second) {
+			return
+		}
+		if attempt == 3 {
+			p.t.Fatalf("%s: three taps on %s, and no click reached it\npage: %s", p.name, selector, p.describe())
+		}
+		p.t.Logf("%s: the tap on %s did not arrive; tapping again", p.name, selector)
+	}
+}
+
+// clickArrived polls the received expression of click until it holds or
+// within passes. An evaluation that fails means the page is going away:
+// the tap arrived and navigated.
+func (p *phone) clickArrived(received string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(p.ctx, within)
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[bool](received))
+		cancel()
+		if err != nil || got {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // touch sends one touch event with the given points (CSS pixels).
