@@ -47,10 +47,15 @@ async function photos(mode, fn) {
   }
 }
 
-// savePhoto keeps the chosen photo (a File or Blob) for code.
+// savePhoto keeps the chosen photo (a File or Blob) for code. It keeps
+// the bytes, not the Blob: WebKit cannot store a Blob in IndexedDB in a
+// private session (Safari's Private Browsing: "Error preparing Blob/File
+// data to be stored in object store", webkit.org/b/156347), an
+// ArrayBuffer it can.
 export async function savePhoto(code, blob) {
   try {
-    await photos('readwrite', (s) => s.put(blob, code));
+    const bytes = await blob.arrayBuffer();
+    await photos('readwrite', (s) => s.put({ bytes, type: blob.type }, code));
   } catch {
     // not kept: a reload will ask for the photo again
   }
@@ -58,7 +63,9 @@ export async function savePhoto(code, blob) {
 
 export async function loadPhoto(code) {
   try {
-    return (await photos('readonly', (s) => s.get(code))) || null;
+    const kept = await photos('readonly', (s) => s.get(code));
+    if (kept instanceof Blob) return kept; // kept by an earlier version of the page
+    return kept?.bytes ? new Blob([kept.bytes], { type: kept.type || '' }) : null;
   } catch {
     return null;
   }
