@@ -30,6 +30,9 @@ export function renderPicker(selectedBrand) {
   if (!catalogue.some((b) => b.id === brandId)) brandId = catalogue[0]?.id ?? null;
 
   const brands = $('brands');
+  // The chips are made anew: a chip just chosen (with the keyboard, say)
+  // keeps the focus in its new self instead of dropping it to the page.
+  const hadFocus = brands.contains(document.activeElement);
   brands.replaceChildren($('brands-label'));
   for (const b of catalogue) {
     brands.append(el('button', {
@@ -37,6 +40,7 @@ export function renderPicker(selectedBrand) {
       onclick: () => renderPicker(b.id),
     }, current() === 'zh-CN' && b.nameCn ? b.nameCn : b.name));
   }
+  if (hadFocus) brands.querySelector('[aria-pressed="true"]')?.focus();
 
   const list = $('models');
   list.replaceChildren();
