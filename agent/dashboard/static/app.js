@@ -79,7 +79,21 @@ function setState(node, text, cls) {
   node.querySelector(".state-text").textContent = text;
 }
 
+// A state arrives every few seconds. The parts with buttons in them are
+// drawn anew only when what they show changes, as drawing them makes new
+// buttons, and the focus of a keyboard user on one would fall to the page.
+const drawn = {};
+function unchanged(part, data) {
+  const key = JSON.stringify(data);
+  if (drawn[part] === key) return true;
+  drawn[part] = key;
+  return false;
+}
+
 function draw(s) {
+  // An order's button with the focus before a redraw has it after, as long
+  // as the order is still shown.
+  const focused = document.activeElement && document.activeElement.getAttribute("aria-label");
   state = s;
   clockOffset = Date.parse(s.serverTime) - Date.now();
   const m = s.machine;
@@ -132,6 +146,10 @@ function draw(s) {
   drawFailures(s);
   drawNozzle(s.nozzle);
   drawQR(s.qr);
+  if (focused && document.activeElement === document.body) {
+    const again = [...document.querySelectorAll("button[aria-label]")].find((b) => b.getAttribute("aria-label") === focused);
+    if (again) again.focus();
+  }
 }
 
 function drawConnections(s) {
@@ -157,6 +175,7 @@ function cancelButton(o) {
 function drawCurrent(s) {
   const box = $("current");
   const o = s.queue.find((x) => x.atMachine);
+  if (unchanged("current", o || null)) return;
   if (!o) {
     box.replaceChildren(el("p", { class: "muted" }, "Nothing at the printer."));
     return;
@@ -169,7 +188,9 @@ function drawCurrent(s) {
 }
 
 function drawQueue(s) {
-  const rows = s.queue.filter((o) => !o.atMachine).map((o) => el("tr", {},
+  const waiting = s.queue.filter((o) => !o.atMachine);
+  if (unchanged("queue", waiting)) return;
+  const rows = waiting.map((o) => el("tr", {},
     el("td", {}, String(o.position || "")),
     el("td", {}, orderLabel(o)),
     el("td", {}, stageChip(o)),
@@ -182,6 +203,7 @@ function drawQueue(s) {
 }
 
 function drawFailures(s) {
+  if (unchanged("failures", [s.failures, s.canRetry])) return;
   const rows = s.failures.map((o) => el("tr", {},
     el("td", {}, o.completedAt ? clock(o.completedAt) : ""),
     el("td", {}, orderLabel(o)),
