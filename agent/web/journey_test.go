@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -38,8 +39,41 @@ func currentPlacement(p *phone) placement {
 // previewCentre is the preview canvas's centre on the screen.
 func previewCentre(p *phone) (x, y float64) {
 	p.t.Helper()
-	c := eval[[]float64](p, `(() => { const r = document.getElementById('preview').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`)
+	// Once the layout has settled (the same box two frames apart): a
+	// gesture aimed while something above still loads would miss.
+	c := eval[[]float64](p, `(async () => {
+		const el = document.getElementById('preview');
+		const frames = () => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+		let last = '';
+		for (let i = 0; i < 200; i++) {
+			const r = el.getBoundingClientRect();
+			const box = [r.x, r.y, r.width, r.height].join();
+			if (box === last) return [r.x + r.width / 2, r.y + r.height / 2];
+			last = box;
+			await frames();
+		}
+		throw new Error('the preview keeps moving: ' + last);
+	})()`)
 	return c[0], c[1]
+}
+
+// fingersDown starts a touch with points on the preview and checks that
+// each finger landed on it (a pointerdown on the canvas per finger), so a
+// gesture that misses fails here, saying so, not later with a wrong
+// placement.
+func fingersDown(p *phone, points ...[2]float64) {
+	p.t.Helper()
+	eval[bool](p, `(() => {
+		const el = document.getElementById('preview');
+		if (!el.__casefleetCounting) {
+			el.__casefleetCounting = true;
+			el.addEventListener('pointerdown', () => window.__casefleetDowns++);
+		}
+		window.__casefleetDowns = 0;
+		return true;
+	})()`)
+	p.touch("touchStart", points...)
+	p.waitFor(fmt.Sprintf("%d fingers on the preview", len(points)), fmt.Sprintf(`window.__casefleetDowns === %d`, len(points)), 10*time.Second)
 }
 
 func near(a, b, tolerance float64) bool { return math.Abs(a-b) <= tolerance }
@@ -90,7 +124,7 @@ func TestJourneyFromQRCodeToCollectedCase(t *testing.T) {
 
 		// Two fingers: spread to twice the distance and turn by 30°.
 		x, y := previewCentre(p)
-		p.touch("touchStart", [2]float64{x - 40, y}, [2]float64{x + 40, y})
+		fingersDown(p, [2]float64{x - 40, y}, [2]float64{x + 40, y})
 		for i := 1; i <= 5; i++ {
 			f := float64(i) / 5
 			r, a := 40*(1+f), math.Pi/6*f
@@ -112,7 +146,7 @@ func TestJourneyFromQRCodeToCollectedCase(t *testing.T) {
 		p.click(`button[data-act="zoomIn"]`)
 		// One finger drags.
 		x, y = previewCentre(p)
-		p.touch("touchStart", [2]float64{x, y})
+		fingersDown(p, [2]float64{x, y})
 		p.touch("touchMove", [2]float64{x + 12, y - 30})
 		p.touch("touchEnd")
 		pl := currentPlacement(p)
