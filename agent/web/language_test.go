@@ -62,4 +62,14 @@ func TestLanguageSwitchAndRightToLeft(t *testing.T) {
 	if dir := eval[string](p, `getComputedStyle(document.body).direction`); dir != "ltr" {
 		t.Errorf("French is laid out %s", dir)
 	}
+
+	// Ordered, the status page follows a switch too, the connection's
+	// label included.
+	p.click("#order-btn")
+	p.view("status", 30*time.Second)
+	p.waitFor("the live label in French", `document.getElementById('conn').innerText === 'Mises à jour en direct'`, 15*time.Second)
+	switchLanguage(p, "de")
+	if got := p.text("conn"); got != "Live-Aktualisierung" {
+		t.Errorf("the connection's label after switching to German: %q, want %q", got, "Live-Aktualisierung")
+	}
 }

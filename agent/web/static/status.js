@@ -148,6 +148,8 @@ export function render() {
   const note = pushState === 'on' ? 'push.on' : pushState === 'denied' || pushPermission() === 'denied' ? 'push.denied' : pushState === 'failed' ? 'push.failed' : '';
   $('push-note').hidden = !note || finished;
   $('push-note').textContent = note ? t(note) : '';
+  // The connection's label too, so that it follows a change of language.
+  if ($('conn').dataset.state) setConnection($('conn').dataset.state);
 }
 
 function renderWait() {
