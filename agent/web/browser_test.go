@@ -11,7 +11,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -32,7 +31,7 @@ import (
 	"casefleet/agent/daemon"
 	"casefleet/agent/push"
 	"casefleet/agent/web"
-	"casefleet/shared/testenv"
+	"casefleet/shared/testenv/chromium"
 )
 
 // Browser tests drive a real headless Chromium (Debian's package) at phone
@@ -58,44 +57,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func chromiumPath() string {
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // browser returns the shared browser, starting it the first time. Without
 // Chromium the test is skipped loudly, or fails on CI.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		msg := "\n*** Chromium is not installed (apt-get install -y chromium)\n"
-		if testenv.Required() {
-			t.Fatal(msg + "*** " + testenv.RequireVar + "=1, so this is a failure")
-		}
-		t.Skip(msg + "*** SKIPPING this browser test (set " + testenv.RequireVar + "=1 to make it fail)")
-	}
+	path := chromium.Path(t)
 	shared.once.Do(func() {
 		dir, err := os.MkdirTemp("", "casefleet-chromium-")
 		if err != nil {
 			shared.err = err
 			return
 		}
-		actx, acancel := chromedp.NewExecAllocator(context.Background(),
-			chromedp.ExecPath(path),
-			chromedp.Flag("headless", true),
-			chromedp.Flag("no-sandbox", true),
-			chromedp.Flag("disable-gpu", true),
-			chromedp.Flag("no-first-run", true),
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.UserDataDir(dir),
-		)
+		actx, acancel := chromedp.NewExecAllocator(context.Background(), chromium.Options(path, dir)...)
 		bctx, bcancel := chromedp.NewContext(actx)
 		shared.err = chromedp.Do(bctx) // starts the browser
 		shared.ctx = bctx

@@ -2,60 +2,18 @@ package a11ytest
 
 import (
 	"context"
-	"os/exec"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
-	"casefleet/shared/testenv"
+	"casefleet/shared/testenv/chromium"
 )
 
-// Chromium is the path of the Chromium binary. Without one, t is skipped
-// with a loud message, or fails when CASEFLEET_REQUIRE_SERVICES=1 (on CI,
-// where every browser test must run).
-func Chromium(t testing.TB) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	msg := "\n*** Chromium is not installed (apt-get install -y chromium)\n"
-	if testenv.Required() {
-		t.Fatal(msg + "*** " + testenv.RequireVar + "=1, so this is a failure")
-	}
-	t.Skip(msg + "*** SKIPPING this browser test (set " + testenv.RequireVar + "=1 to make it fail)")
-	return ""
-}
-
-// Browser starts a headless Chromium for t and closes it when t ends. It
-// runs with the flags of casefleet's other browser tests, and sends
-// whatever it would fetch beyond loopback to a proxy that is not there
-// (loopback never uses a proxy): a test reaches no other machine.
+// Browser starts a headless Chromium for t (chromium.Start) and closes it
+// when t ends.
 func Browser(t testing.TB) context.Context {
 	t.Helper()
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(Chromium(t)),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.ProxyServer("http://127.0.0.1:9"),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc()
-	})
-	// The first action starts the browser; it must not run under a deadline.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
+	return chromium.Start(t)
 }
 
 // Phone opens a tab in browser (a context from Browser, or any chromedp
