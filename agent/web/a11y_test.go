@@ -226,16 +226,7 @@ func TestAccessibility(t *testing.T) {
 
 	// The food court's machine goes offline: the customer is told first.
 	t.Run("offline", func(t *testing.T) {
-		sim.Admin(t, http.MethodPost, "/admin/machines/CT0700027/offline", nil, nil)
-		agenttest.Eventually(t, 20*time.Second, "the agent sees the machine offline", func() bool {
-			var st struct{ Status string }
-			resp, err := http.Get(foodCourt.API() + "/status")
-			if err != nil {
-				return false
-			}
-			agenttest.MustJSON(t, resp, &st)
-			return st.Status == "offline"
-		})
+		takeOffline(t, sim, foodCourt)
 		p := newPhone(t, "olga", "en")
 		checkScreens(t, p, langs, []a11yScreen{{name: "offline", reach: func(p *phone) {
 			p.do(chromedp.Navigate(fd.editorURL("CT0700027", "mall-3f")))

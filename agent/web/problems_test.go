@@ -31,6 +31,22 @@ func problemTitle(p *phone, want string) {
 	p.waitFor("problem "+want, `document.getElementById('problem-title').innerText === `+jsString(want), 10*time.Second)
 }
 
+// takeOffline takes the agent's machine offline at the simulator and waits
+// until the agent says so.
+func takeOffline(t *testing.T, sim *agenttest.Sim, a *agenttest.Agent) {
+	t.Helper()
+	sim.Admin(t, http.MethodPost, "/admin/machines/"+a.Code+"/offline", nil, nil)
+	agenttest.Eventually(t, 20*time.Second, "the agent sees the machine offline", func() bool {
+		var st struct{ Status string }
+		resp, err := http.Get(a.API() + "/status")
+		if err != nil {
+			return false
+		}
+		agenttest.MustJSON(t, resp, &st)
+		return st.Status == "offline"
+	})
+}
+
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
@@ -93,16 +109,7 @@ func TestProblemPages(t *testing.T) {
 	queuer.waitFor("the design is still there", `document.getElementById('preview').classList.contains('has-photo')`, 10*time.Second)
 
 	// The east escalator's machine goes offline: warned before designing.
-	sim.Admin(t, http.MethodPost, "/admin/machines/CT0700026/offline", nil, nil)
-	agenttest.Eventually(t, 20*time.Second, "the agent sees the machine offline", func() bool {
-		var st struct{ Status string }
-		resp, err := http.Get(eastEscalator.API() + "/status")
-		if err != nil {
-			return false
-		}
-		agenttest.MustJSON(t, resp, &st)
-		return st.Status == "offline"
-	})
+	takeOffline(t, sim, eastEscalator)
 	olga := newPhone(t, "olga", "en")
 	olga.do(chromedp.Navigate(fd.editorURL("CT0700026", "mall-3f")))
 	problemTitle(olga, "This machine is offline")
