@@ -12,6 +12,8 @@ echo "== Go benchmarks (count=$COUNT; raw output in $OUT)"
   go test -run '^$' -bench 'Transition|Enqueue' -benchmem -count "$COUNT" ./agent/queue
   # A 12-megapixel JPEG to the print TIFF: time and peak memory.
   go test -run '^$' -bench 'PrintFile12MP|Decode12MP|Render12MP' -benchmem -count "$COUNT" ./agent/printfile
+  # A relay page in the customer's language (Arabic, with alternatives).
+  go test -run '^$' -bench 'Render' -benchmem -count "$COUNT" ./relay/pages
   # Agent start-up to ready (a real process against the simulator).
   go test -run '^$' -bench 'AgentStartup' -benchtime 10x -count "$COUNT" ./agent/e2e
 } | tee "$OUT" | go run ./scripts/benchtable
