@@ -82,6 +82,7 @@ type Queue struct {
 	InflightTimeout      time.Duration `mapstructure:"inflight_timeout"`
 	ResendGrace          time.Duration `mapstructure:"resend_grace"`
 	DefaultPrintDuration time.Duration `mapstructure:"default_print_duration"`
+	KeepFinished         time.Duration `mapstructure:"keep_finished"`
 }
 
 // Session sets customer-session rules.
@@ -149,6 +150,7 @@ var defaults = map[string]any{
 	"queue.inflight_timeout":       "30m",
 	"queue.resend_grace":           "2m",
 	"queue.default_print_duration": "6m",
+	"queue.keep_finished":          "8760h",
 	"session.idle_timeout":         "30m",
 	"session.requests_per_minute":  120,
 	"session.orders_per_hour":      10,
@@ -310,6 +312,9 @@ func (c Config) Validate() error {
 	}
 	if c.Queue.RetryDelay < 0 {
 		bad("queue.retry_delay", "must not be negative")
+	}
+	if c.Queue.KeepFinished < 0 {
+		bad("queue.keep_finished", "must not be negative (0 keeps finished orders for ever)")
 	}
 	if c.Queue.MaxOrders < 1 || c.Queue.MaxOrders > 1000 {
 		bad("queue.max_orders", "%d: must be 1 to 1000", c.Queue.MaxOrders)

@@ -244,6 +244,9 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		})
 	}
 	g.Go(func() error { return disp.Run(gctx) })
+	if keep := cfg.Queue.KeepFinished; keep > 0 {
+		g.Go(func() error { return pruneFinished(gctx, q, keep, log) })
+	}
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return dash.Run(gctx) })
 	g.Go(func() error { return met.Run(gctx) })
@@ -267,6 +270,44 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		opt.Ready(lanAddr)
 	}
 	return g.Wait()
+}
+
+// pruneInterval is how often finished orders older than
+// queue.keep_finished are deleted; pruneBatch how many go per transaction,
+// so a first prune of a large store does not hold the writer for long.
+const (
+	pruneInterval = time.Hour
+	pruneBatch    = 500
+)
+
+// pruneFinished deletes finished orders older than keep, at start and then
+// every pruneInterval, until ctx is done. A failure is logged and retried
+// at the next round: it never stops the agent.
+func pruneFinished(ctx context.Context, q *queue.Queue, keep time.Duration, log *slog.Logger) error {
+	tick := time.NewTicker(pruneInterval)
+	defer tick.Stop()
+	for {
+		total := 0
+		for {
+			n, err := q.PruneFinished(time.Now().Add(-keep), pruneBatch)
+			total += n
+			if err != nil {
+				log.Error("prune finished orders", "err", err)
+				break
+			}
+			if n < pruneBatch || ctx.Err() != nil {
+				break
+			}
+		}
+		if total > 0 {
+			log.Info("deleted finished orders past queue.keep_finished", "count", total, "keep", keep)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 // OpenDB opens (creating) the agent's bbolt file in dataDir.

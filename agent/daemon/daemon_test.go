@@ -47,3 +47,45 @@ func waitOnline(t *testing.T, a *agenttest.Agent) {
 		return st.Status == "online"
 	})
 }
+
+// Finished orders older than queue.keep_finished are deleted, the first
+// time when the agent starts.
+func TestFinishedOrdersArePrunedAfterKeepFinished(t *testing.T) {
+	sim := agenttest.StartSim(t, agenttest.SimOptions{PrintTime: 100 * time.Millisecond})
+	cfg := sim.AgentConfig("CT0700026", t.TempDir())
+	cfg.Queue.KeepFinished = 0 // kept for ever
+	agent := agenttest.StartAgent(t, cfg)
+	waitOnline(t, agent)
+	phone := agenttest.NewCustomer(t, agent.API())
+	o := phone.Order(t, phone.FirstProduct(t))
+	phone.WaitStatus(t, o.ID, "complete", 20*time.Second)
+	agent.Stop(t)
+
+	// status is the answer to the customer asking for the order: 200, or
+	// the error's code.
+	status := func(a *agenttest.Agent) string {
+		req, _ := http.NewRequest(http.MethodGet, a.API()+"/queue/"+o.ID, nil)
+		req.Header.Set("X-Session-Id", phone.SessionID)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			resp.Body.Close()
+			return "200"
+		}
+		var e struct{ Error struct{ Code string } }
+		agenttest.MustJSON(t, resp, &e)
+		return e.Error.Code
+	}
+	cfg.Queue.KeepFinished = time.Hour
+	agent = agenttest.StartAgent(t, cfg)
+	if got := status(agent); got != "200" {
+		t.Fatalf("an order finished a moment ago, kept for an hour: %s", got)
+	}
+	agent.Stop(t)
+
+	cfg.Queue.KeepFinished = time.Millisecond
+	agent = agenttest.StartAgent(t, cfg)
+	agenttest.Eventually(t, 10*time.Second, "the finished order is deleted", func() bool { return status(agent) == "unknown_order" })
+}
