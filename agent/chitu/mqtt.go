@@ -237,6 +237,6 @@ func waitToken(ctx context.Context, t mqtt.Token, timeout time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-timer.C:
-		return fmt.Errorf("no answer from the broker in %v", timeout)
+		return fmt.Errorf("no answer from the broker in %v: %w", timeout, context.DeadlineExceeded)
 	}
 }

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"casefleet/agent/chitu/protocol"
@@ -77,9 +78,14 @@ func (d *Dashboard) cleanNozzle(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, d.opt.CallTimeout)
 	defer cancel()
 	if err := d.opt.Printer.CleanNozzle(cctx); err != nil {
-		d.mu.Lock()
-		d.nozzle.requested = before
-		d.mu.Unlock()
+		// A command that timed out may have gone out: keep it stamped
+		// (the screen says "no answer" after nozzleAnswerWithin), so a
+		// second press does not clean twice.
+		if !errors.Is(err, context.DeadlineExceeded) {
+			d.mu.Lock()
+			d.nozzle.requested = before
+			d.mu.Unlock()
+		}
 		return err
 	}
 	d.changed.notify()

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -76,8 +77,9 @@ func TestAnAnswerBeforeTheCommandReturnsCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go d.Run(ctx)
+	ran := make(chan struct{})
+	go func() { d.Run(ctx); close(ran) }()
+	t.Cleanup(func() { cancel(); <-ran }) // before the queue closes
 	if err := d.cleanNozzle(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +94,28 @@ func TestAnAnswerBeforeTheCommandReturnsCounts(t *testing.T) {
 		}
 	}
 }
+
+// A command that timed out may have reached the printer: it stays
+// stamped, so a second press does not clean twice.
+func TestACommandThatTimedOutStaysCleaning(t *testing.T) {
+	d, err := New(Options{PIN: testPIN, Queue: openQueue(t), Machine: idleMachine{}, Printer: timingOutPrinter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cleanNozzle(context.Background()); err == nil {
+		t.Fatal("the command timed out, cleanNozzle did not say so")
+	}
+	if got := d.State().Nozzle.State; got != "cleaning" {
+		t.Errorf("after a command that timed out the dashboard says %q, want cleaning", got)
+	}
+}
+
+type timingOutPrinter struct{}
+
+func (timingOutPrinter) CleanNozzle(context.Context) error {
+	return fmt.Errorf("publish: %w", context.DeadlineExceeded)
+}
+func (timingOutPrinter) SetQRCode(context.Context, string) error { return nil }
 
 // A command that could not be sent leaves no cleaning under way.
 func TestACommandNotSentIsNotCleaning(t *testing.T) {

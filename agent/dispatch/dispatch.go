@@ -68,6 +68,8 @@ type Dispatcher struct {
 
 	kick chan struct{}
 
+	pauseMu sync.Mutex // held while a pause or resume is stored, not while read
+
 	mu        sync.Mutex
 	machine   machineState
 	paused    bool
@@ -102,12 +104,13 @@ func New(link chitu.Link, q *queue.Queue, opt Options) *Dispatcher {
 		abandoned: make(map[string]time.Time),
 	}
 	paused, err := q.Paused()
-	if err != nil {
-		// The store answers or the agent does not start at all; if it
-		// does not here, say so and go on as the default (not paused).
-		d.log.Error("read whether the queue was left paused", "err", err)
-	}
-	if paused {
+	switch {
+	case err != nil:
+		// Unknown: printing behind an operator's back is worse than
+		// waiting for someone to press Resume.
+		paused = true
+		d.log.Error("could not read whether an operator left the queue paused; starting paused: resume it from the dashboard", "err", err)
+	case paused:
 		d.log.Warn("the queue is paused, as an operator left it: no new order goes to the machine until it is resumed")
 	}
 	d.paused = paused
@@ -126,6 +129,11 @@ func (d *Dispatcher) Kick() {
 // already at the machine carries on. The choice is stored: it outlives a
 // restart of the agent.
 func (d *Dispatcher) SetPaused(paused bool) error {
+	// Store and memory change together: two operators pressing Pause and
+	// Resume at once must not leave them disagreeing (a restart would
+	// flip the queue).
+	d.pauseMu.Lock()
+	defer d.pauseMu.Unlock()
 	if err := d.q.SetPaused(paused); err != nil {
 		return err
 	}

@@ -197,14 +197,17 @@ func formName(f plural.Form) string {
 	return "other"
 }
 
-// withLang is u with ?lang=code (the other parameters kept), relative.
+// withLang is the link to this page with ?lang=code, the other parameters
+// kept. It is a query alone, so it always resolves on the relay itself:
+// a path from the request ("//evil.example/x") would make it a link to
+// another site.
 func withLang(u *url.URL, code string) string {
-	if u == nil {
-		return "?lang=" + url.QueryEscape(code)
+	q := url.Values{}
+	if u != nil {
+		q = u.Query()
 	}
-	q := u.Query()
 	q.Set("lang", code)
-	return (&url.URL{Path: u.Path, RawQuery: q.Encode()}).String()
+	return "?" + q.Encode()
 }
 
 // Problems lists every problem with strings, sorted; for tests and docs.

@@ -88,7 +88,7 @@ func TestPageSpeaksTheLanguage(t *testing.T) {
 		}
 		// The switch offers every language, keeps the query, marks this one.
 		for _, l := range locale.Languages() {
-			link := `href="/editor?lang=` + url.QueryEscape(l.Code) + `&amp;location=mall-3f&amp;machine=CT0799999"`
+			link := `href="?lang=` + url.QueryEscape(l.Code) + `&amp;location=mall-3f&amp;machine=CT0799999"`
 			if !strings.Contains(page, link) {
 				t.Errorf("%s: no switch link %s", c.lang, link)
 			}
@@ -156,6 +156,21 @@ func TestHostileInputIsEscaped(t *testing.T) {
 	for _, bad := range []string{"<script>alert", "<img src=x", `href="javascript:`} {
 		if strings.Contains(page, bad) {
 			t.Errorf("the page contains %q:\n%s", bad, page)
+		}
+	}
+
+	// A request path that names another host never becomes a link to it:
+	// the language links are queries, resolved on the relay.
+	for _, raw := range []string{"//evil.example/x", "/%2F%2Fevil.example/", "///evil.example/"} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := render(t, p, pages.Problem{Lang: locale.Fallback(), Code: "bad_path", URL: u})
+		for _, href := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+			if !strings.HasPrefix(href[1], "?") {
+				t.Errorf("path %q: a link %q leaves the page", raw, href[1])
+			}
 		}
 	}
 }

@@ -88,21 +88,25 @@ func (p *Process) Start(t testing.TB) {
 	p.cmd = exec.Command(p.Path, p.Args...)
 	p.cmd.Env = append(os.Environ(), p.Env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	// A child that inherited the output pipe (a browser a driver started)
+	// must not keep Wait, and so Kill, waiting for ever.
+	p.cmd.WaitDelay = 5 * time.Second
+	ownProcessGroup(p.cmd)
 	done := make(chan struct{})
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", p.Name, err)
 	}
 	p.done = done
-	fmt.Fprintf(p.out, "--- started pid %d ---\n", p.cmd.Process.Pid)
 	go func(cmd *exec.Cmd) { cmd.Wait(); close(done) }(p.cmd)
 }
 
-// Kill sends SIGKILL and waits until the process is gone.
+// Kill sends SIGKILL to the process and whatever it started (its process
+// group, where there are groups) and waits until it is gone.
 func (p *Process) Kill() {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
-	p.cmd.Process.Kill()
+	killProcessGroup(p.cmd)
 	<-p.done
 }
 
