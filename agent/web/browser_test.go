@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -232,7 +233,7 @@ func (p *phone) text(id string) string {
 // Chromium under load sometimes drops a synthetic tap that comes right
 // after a touch gesture, so click checks that a click reached the element
 // (a listener on the document, as the element may be re-rendered) and
-// taps again if none did within a few seconds. A tap that loaded another
+// taps again if none did within ten seconds. A tap that loaded another
 // page counts as received.
 func (p *phone) click(selector string) {
 	p.t.Helper()
@@ -248,7 +249,7 @@ func (p *phone) click(selector string) {
 	received := `(() => { const tap = window.__casefleetTap; return !tap || tap.token !== '` + token + `' || tap.got; })()`
 	for attempt := 1; ; attempt++ {
 		p.do(chromedp.Tap(chromedp.CSS(selector), chromedp.NodeVisible))
-		if p.clickArrived(received, 5*time.Second) {
+		if p.clickArrived(received, 10*time.Second) {
 			return
 		}
 		if attempt == 3 {
@@ -259,22 +260,24 @@ func (p *phone) click(selector string) {
 }
 
 // clickArrived polls the received expression of click until it holds or
-// within passes. An evaluation that fails means the page is going away:
-// the tap arrived and navigated.
+// within passes. An evaluation that fails, other than by taking too long
+// (a busy renderer), means the page is going away: the tap arrived and
+// navigated.
 func (p *phone) clickArrived(received string, within time.Duration) bool {
 	deadline := time.Now().Add(within)
-	for {
-		ctx, cancel := context.WithTimeout(p.ctx, within)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithDeadline(p.ctx, deadline)
 		got, err := chromedp.Run(ctx, chromedp.Evaluate[bool](received))
 		cancel()
-		if err != nil || got {
+		switch {
+		case err == nil && got:
 			return true
-		}
-		if time.Now().After(deadline) {
-			return false
+		case err != nil && !errors.Is(err, context.DeadlineExceeded):
+			return true
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return false
 }
 
 // touch sends one touch event with the given points (CSS pixels).
@@ -297,7 +300,7 @@ func (p *phone) screenshot(name string) {
 	p.t.Helper()
 	// Let fonts, images and the preview's next frame settle.
 	p.waitFor("images loaded", `[...document.images].every(i => i.complete)`, 10*time.Second)
-	p.waitFor("animations done", `document.getAnimations().every(a => a.playState !== 'running')`, 5*time.Second)
+	p.waitFor("animations done", `document.getAnimations().every(a => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity)`, 5*time.Second)
 	_ = eval[bool](p, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
 	buf, err := chromedp.Run(p.ctx, chromedp.CaptureScreenshot())
 	if err != nil {

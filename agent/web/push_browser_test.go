@@ -138,7 +138,9 @@ func TestPushOptInAndNotificationsInArabic(t *testing.T) {
 
 	// Before the page loads: notifications allowed for its origin, the push
 	// service's stand-in in place, and the service workers watched.
-	ctx, cancel := context.WithCancel(p.ctx)
+	// (The watch ends after a while, so a worker that never activates
+	// fails the test instead of hanging it.)
+	ctx, cancel := context.WithTimeout(p.ctx, 3*time.Minute)
 	defer cancel()
 	registrations := chromedp.Events(ctx, serviceworker.WorkerRegistrationUpdated)
 	versions := chromedp.Events(ctx, serviceworker.WorkerVersionUpdated)

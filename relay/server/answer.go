@@ -43,6 +43,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, f failure) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Add("Vary", "Accept") // a page for browsers, JSON for programs
 	if f.retryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
 	}
@@ -67,10 +68,11 @@ func (s *Server) answerPage(w http.ResponseWriter, r *http.Request, f failure) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Language", lang.Code)
-	h.Set("Vary", "Accept, Accept-Language, Cookie")
+	h.Add("Vary", "Accept-Language, Cookie")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	if l, ok := locale.Lookup(r.URL.Query().Get("lang")); ok {
-		http.SetCookie(w, &http.Cookie{Name: locale.Cookie, Value: l.Code, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode})
+		secure := originOf(r, s.trusted).proto == "https"
+		http.SetCookie(w, &http.Cookie{Name: locale.Cookie, Value: l.Code, Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, Secure: secure})
 	}
 	w.WriteHeader(f.status)
 	if r.Method == http.MethodHead {

@@ -236,8 +236,11 @@ func TestOfflineAndUnknownMachinesNameAlternatives(t *testing.T) {
 		if status != 503 || !strings.Contains(body, "<h1>Dieser Automat ist offline</h1>") {
 			t.Errorf("= %d %s", status, body)
 		}
-		if c := h.Get("Set-Cookie"); !strings.HasPrefix(c, "lang=de;") || !strings.Contains(c, "Path=/") {
-			t.Errorf("Set-Cookie %q, want lang=de for the whole site", c)
+		if c := h.Get("Set-Cookie"); !strings.HasPrefix(c, "lang=de;") || !strings.Contains(c, "Path=/") || strings.Contains(c, "Secure") {
+			t.Errorf("Set-Cookie %q, want lang=de for the whole site (plain HTTP here: not Secure)", c)
+		}
+		if v := strings.Join(h.Values("Vary"), ", "); !strings.Contains(v, "Accept") || !strings.Contains(v, "Accept-Language") || !strings.Contains(v, "Cookie") {
+			t.Errorf("Vary %q: the page depends on Accept, Accept-Language and Cookie", v)
 		}
 	})
 	t.Run("unknown machine with the QR code's location", func(t *testing.T) {

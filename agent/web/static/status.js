@@ -4,7 +4,7 @@
 
 import { $, showView } from 'casefleet/view';
 import { t, tn, clock, countdown } from 'casefleet/i18n';
-import { alertCustomer, setTitle, pushSupported, pushPermission } from 'casefleet/notify';
+import { alertCustomer, pushSupported, pushPermission } from 'casefleet/notify';
 
 // Which step of the progress list each stage is at.
 const STEP = { queued: 0, sending: 1, sent: 1, awaiting_payment: 2, paid: 3, printing: 3, complete: 4 };
@@ -76,7 +76,7 @@ export function updateOrder(o, { force = false } = {}) {
 function alertOnce(what, message) {
   const key = `casefleet:alerted:${order.id}:${what}`;
   try {
-    if (sessionStorage.getItem(key)) return setTitle(message);
+    if (sessionStorage.getItem(key)) return; // the tab's title names the screen (view.js)
     sessionStorage.setItem(key, '1');
   } catch {
     // no storage: alert anyway
@@ -85,7 +85,10 @@ function alertOnce(what, message) {
 }
 
 export function setConnection(state) {
-  $('conn').textContent = state === 'live' ? t('status.live') : t('status.reconnecting');
+  // #conn is a live region: rewrite it only when its words change, or a
+  // screen reader says it again on every order update.
+  const text = state === 'live' ? t('status.live') : t('status.reconnecting');
+  if ($('conn').textContent !== text) $('conn').textContent = text;
   $('conn').dataset.state = state;
 }
 
@@ -105,7 +108,6 @@ export function render() {
   let text = t(`status.${screen}.text`, params);
   if (screen === 'failed' && order.failureReason) text = `${text} ${t('status.failed.reason', { reason: order.failureReason })}`;
   $('status-text').textContent = text;
-  setTitle(`${t(`status.${screen}.title`)} · ${t('app.title')}`);
 
   $('pickup').hidden = !order.pickupCode;
   $('pickup-code').textContent = order.pickupCode || '';

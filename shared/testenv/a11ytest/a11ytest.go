@@ -81,7 +81,7 @@ func Audit(t testing.TB, ctx context.Context, want Page) {
 	t.Helper()
 	// Lazy images in hidden views never load: only the shown ones count.
 	waitFor(t, ctx, "the page settled (fonts, images, animations)",
-		`document.fonts.status === 'loaded' && [...document.images].every((i) => i.complete || !i.checkVisibility()) && document.getAnimations().every((a) => a.playState !== 'running')`, 10*time.Second)
+		`document.fonts.status === 'loaded' && [...document.images].every((i) => i.complete || !i.checkVisibility()) && document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity)`, 10*time.Second)
 	_ = eval[bool](t, ctx, `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
 	_ = eval[bool](t, ctx, script)
 	checkDocument(t, ctx, want)
