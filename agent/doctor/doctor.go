@@ -17,6 +17,7 @@ import (
 	"casefleet/agent/chitu"
 	"casefleet/agent/config"
 	"casefleet/agent/daemon"
+	"casefleet/agent/queue"
 	"casefleet/shared/tunnel"
 )
 
@@ -109,8 +110,13 @@ func checkDataDir(dir string) Check {
 		c.Info = dir + " (database in use by the running agent)"
 		return c
 	}
-	db.Close()
+	defer db.Close()
 	c.Info = dir
+	if q, err := queue.Open(db, queue.Options{}); err == nil {
+		if paused, err := q.Paused(); err == nil && paused {
+			c.Info = dir + " (the queue is PAUSED by an operator: no order goes to the printer until someone presses Resume queue on the dashboard)"
+		}
+	}
 	return c
 }
 

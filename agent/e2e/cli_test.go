@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"casefleet/agent/daemon"
+	"casefleet/agent/queue"
 	"casefleet/shared/testenv"
 )
 
@@ -48,6 +50,15 @@ func TestDoctor(t *testing.T) {
 		t.Fatalf("doctor on a good setup: exit %d\n%s", exit, out)
 	}
 
+	// An operator left the queue paused: doctor says so (with the agent
+	// stopped, it reads the store).
+	dataDir := t.TempDir()
+	pauseQueue(t, dataDir)
+	paused := agentEnv(code, dataDir, testenv.FreeAddr(t), s.URL, "tcp://"+s.mqttAddr())
+	if out, exit := runAgentCLI(t, paused, "doctor"); exit != 0 || !strings.Contains(out, "queue is PAUSED") {
+		t.Errorf("doctor on a kiosk left paused: exit %d\n%s", exit, out)
+	}
+
 	tests := []struct {
 		name string
 		env  []string
@@ -80,5 +91,23 @@ func TestRunRefusesABadConfig(t *testing.T) {
 	out, exit := runAgentCLI(t, []string{"CASEFLEET_MACHINE_CODE=CT0700026", "CASEFLEET_DATA_DIR=relative"}, "run")
 	if exit != 1 || !strings.Contains(out, "data_dir") || !strings.Contains(out, "chitu.app_id") {
 		t.Fatalf("exit %d\n%s", exit, out)
+	}
+}
+
+// pauseQueue makes the agent's store in dataDir with the queue paused, as
+// an operator leaves it.
+func pauseQueue(t *testing.T, dataDir string) {
+	t.Helper()
+	db, err := daemon.OpenDB(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q, err := queue.Open(db, queue.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.SetPaused(true); err != nil {
+		t.Fatal(err)
 	}
 }

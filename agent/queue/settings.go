@@ -33,7 +33,9 @@ func (q *Queue) SetPaused(paused bool) error {
 func (q *Queue) Paused() (bool, error) {
 	var paused bool
 	err := q.db.View(func(tx *bbolt.Tx) error {
-		paused = string(tx.Bucket(bucketSettings).Get(settingPaused)) == "1"
+		if b := tx.Bucket(bucketSettings); b != nil { // nil: a store from before settings, never paused
+			paused = string(b.Get(settingPaused)) == "1"
+		}
 		return nil
 	})
 	if err != nil {
