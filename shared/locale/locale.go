@@ -6,7 +6,10 @@
 package locale
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/text/language"
@@ -114,14 +117,36 @@ func (m *Matcher) Match(acceptLanguage string) Language {
 }
 
 // lenientTags reads a malformed Accept-Language as well as it can: the
-// language of each comma-separated entry that has one, in order.
+// language of each comma-separated entry that has one, by its quality (a
+// readable q=, else 1), ties in the header's order.
 func lenientTags(header string) []language.Tag {
-	var tags []language.Tag
-	for _, entry := range strings.Split(header, ",") {
-		code, _, _ := strings.Cut(entry, ";")
-		if tag, err := language.Parse(strings.TrimSpace(code)); err == nil {
-			tags = append(tags, tag)
+	type entry struct {
+		tag language.Tag
+		q   float64
+	}
+	var entries []entry
+	for _, part := range strings.Split(header, ",") {
+		code, params, _ := strings.Cut(part, ";")
+		tag, err := language.Parse(strings.TrimSpace(code))
+		if err != nil {
+			continue
 		}
+		q := 1.0
+		for _, param := range strings.Split(params, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(param), "q="); ok {
+				if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
+					q = f
+				}
+			}
+		}
+		if q > 0 {
+			entries = append(entries, entry{tag, q})
+		}
+	}
+	slices.SortStableFunc(entries, func(a, b entry) int { return cmp.Compare(b.q, a.q) })
+	tags := make([]language.Tag, len(entries))
+	for i, e := range entries {
+		tags[i] = e.tag
 	}
 	return tags
 }

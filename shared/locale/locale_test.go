@@ -25,6 +25,9 @@ func TestRequestLanguage(t *testing.T) {
 		{"", "", "it;q=0.1,es;q=0.9", "es", "ltr"},       // by quality, not order
 		{"", "", "ar-EG,ar;q=0.9;q=0.9", "ar", "rtl"},    // malformed, but readable
 		{"", "", "!!!,;;;q=x", "en", "ltr"},              // garbage
+		{"", "", "en;q=0.1, fr;q=0.9, x;;", "fr", "ltr"}, // malformed: the qualities still count
+		{"", "", "zh-TW", "zh-CN", "ltr"},                // Traditional alone: Simplified rather than English
+		{"", "", "zh-HK,en;q=0.5", "en", "ltr"},          // Traditional with English: English
 		{"", "", strings.Repeat("de-DE,", 500), "de", "ltr"},
 		{"", "es", "fr", "es", "ltr"},        // the switch's cookie beats the browser
 		{"", "xx", "fr", "fr", "ltr"},        // an unknown cookie is ignored
