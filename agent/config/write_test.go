@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -54,25 +53,5 @@ func TestSetKeysCreatesTheFileAndRefusesNonsense(t *testing.T) {
 	os.WriteFile(bad, []byte("relay: just-a-string\n"), 0o600)
 	if err := SetKeys(bad, map[string]string{"relay.url": "x"}); err == nil {
 		t.Fatal("overwrote a scalar with a mapping")
-	}
-}
-
-// enroll runs as root on a file the service's user must keep reading.
-func TestSetKeysKeepsOwnerAndMode(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to own a file as another user")
-	}
-	path := filepath.Join(t.TempDir(), "agent.yaml")
-	os.WriteFile(path, []byte("machine:\n  name: x\n"), 0o640)
-	if err := os.Chown(path, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
-	if err := SetKeys(path, map[string]string{"relay.token": "t"}); err != nil {
-		t.Fatal(err)
-	}
-	info, _ := os.Stat(path)
-	st := info.Sys().(*syscall.Stat_t)
-	if st.Uid != 65534 || st.Gid != 65534 || info.Mode().Perm() != 0o640 {
-		t.Fatalf("owner %d:%d mode %v, want 65534:65534 0640", st.Uid, st.Gid, info.Mode().Perm())
 	}
 }
