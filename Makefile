@@ -27,10 +27,12 @@ FORCE:
 demo: build
 	scripts/demo.sh
 
-## test: formatting, vet, and the whole suite with the race detector.
+## test: formatting, vet (also for Windows, where the agent runs as a
+## service), and the whole suite with the race detector.
 test:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo 'gofmt needed on:'; gofmt -l .; exit 1; }
 	$(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 ## test-short: the quick unit tests only.
