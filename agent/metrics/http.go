@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"casefleet/shared/instrument"
 )
 
 // routeUnmatched labels a request no ServeMux pattern matched.
@@ -27,7 +29,7 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &instrument.Recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
 			return
@@ -36,40 +38,6 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 		if route == "" {
 			route = routeUnmatched
 		}
-		code := rec.status
-		if code == 0 {
-			code = http.StatusOK
-		}
-		m.requests.WithLabelValues(route, strconv.Itoa(code)).Observe(time.Since(start).Seconds())
+		m.requests.WithLabelValues(route, strconv.Itoa(rec.Status())).Observe(time.Since(start).Seconds())
 	})
 }
-
-// statusRecorder remembers the status code written. Unwrap lets
-// http.ResponseController (and WebSocket libraries) reach the original
-// writer's Flush, Hijack and deadlines.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Flush passes on to the original writer, for handlers that assert
-// http.Flusher rather than use a ResponseController.
-func (s *statusRecorder) Flush() {
-	_ = http.NewResponseController(s.ResponseWriter).Flush()
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

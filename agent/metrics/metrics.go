@@ -16,11 +16,10 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
+	"casefleet/shared/instrument"
 )
 
 // namespace prefixes every metric of the agent.
@@ -85,7 +84,7 @@ func New(opt Options) *Metrics {
 	m := &Metrics{
 		opt: opt,
 		log: opt.Logger.With("machine", opt.MachineCode, "component", "metrics"),
-		reg: prometheus.NewRegistry(),
+		reg: instrument.NewRegistry(),
 		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "orders_finished_total",
 			Help: "Orders that finished since the agent started, by outcome (complete, failed, cancelled).",
@@ -128,8 +127,6 @@ func New(opt Options) *Metrics {
 	})
 	info.Set(1)
 	m.reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, m.finished, m.failures, m.printDuration, m.requests,
 		&stateCollector{m: m},
 	)
@@ -148,10 +145,4 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Handler serves the metrics in the Prometheus text format. A part that
 // cannot be read (the store, say) is reported in the log and left out; the
 // rest is still served.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      m.reg, // promhttp's own error counters
-	})
-}
+func (m *Metrics) Handler() http.Handler { return instrument.Handler(m.reg, m.log) }

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"casefleet/shared/instrument"
 )
 
 // namespace prefixes every metric of the relay.
@@ -63,7 +63,7 @@ func New(opt Options) *Metrics {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg: instrument.NewRegistry(),
 		log: opt.Logger.With("component", "metrics"),
 		connects: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "tunnel_connects_total",
@@ -116,8 +116,6 @@ func New(opt Options) *Metrics {
 	})
 	info.Set(1)
 	m.reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		info, m.connects, m.disconnects, m.refusals, m.requests, m.streams, m.peers, m.dirErrors, m.rateLimited,
 		&tunnelCollector{machines: opt.Machines},
 	)
@@ -128,13 +126,7 @@ func New(opt Options) *Metrics {
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // Handler serves the metrics in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
-		ErrorHandling: promhttp.ContinueOnError,
-		Registry:      m.reg, // promhttp's own error counters
-	})
-}
+func (m *Metrics) Handler() http.Handler { return instrument.Handler(m.reg, m.log) }
 
 // TunnelConnected counts an admitted tunnel.
 func (m *Metrics) TunnelConnected() { m.connects.Inc() }
