@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -9,13 +8,12 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"go.etcd.io/bbolt"
 
 	"casefleet/agent/chitu"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
+	"casefleet/shared/testenv/promtest"
 )
 
 // openQueue opens a real queue on a fresh bbolt file.
@@ -63,21 +61,8 @@ func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET /metrics: %s: %s", resp.Status, b)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("metrics do not parse: %v", err)
-	}
-	return fams
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	return promtest.Scrape(t, http.DefaultClient, req)
 }
 
 // value is the value of the one series of name whose labels include
