@@ -6,15 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"go.etcd.io/bbolt"
 
 	"casefleet/agent/chitu/protocol"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
+	"casefleet/agent/queue/queuetest"
 )
 
 func TestNozzleStates(t *testing.T) {
@@ -161,16 +159,8 @@ type countingPrinter struct{ cleans int }
 func (p *countingPrinter) CleanNozzle(context.Context) error       { p.cleans++; return nil }
 func (p *countingPrinter) SetQRCode(context.Context, string) error { return nil }
 
-func openQueue(t *testing.T) *queue.Queue {
+func openQueue(t testing.TB) *queue.Queue {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "q.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	q, err := queue.Open(db, queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, _ := queuetest.New(t)
 	return q
 }

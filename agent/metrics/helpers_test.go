@@ -3,31 +3,21 @@ package metrics
 import (
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"go.etcd.io/bbolt"
 
 	"casefleet/agent/chitu"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
+	"casefleet/agent/queue/queuetest"
 	"casefleet/shared/testenv/promtest"
 )
 
-// openQueue opens a real queue on a fresh bbolt file.
 func openQueue(t testing.TB) *queue.Queue {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "q.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	q, err := queue.Open(db, queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, _ := queuetest.New(t)
 	return q
 }
 

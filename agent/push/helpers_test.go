@@ -2,12 +2,12 @@ package push
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"go.etcd.io/bbolt"
 
 	"casefleet/agent/queue"
+	"casefleet/agent/queue/queuetest"
 	"casefleet/agent/session"
 )
 
@@ -22,15 +22,7 @@ type parts struct {
 
 func newParts(t testing.TB, tune func(*Options)) *parts {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(t.TempDir(), "test.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	q, err := queue.Open(db, queue.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, db := queuetest.New(t)
 	sessions, err := session.Open(db, session.Options{})
 	if err != nil {
 		t.Fatal(err)
