@@ -12,6 +12,7 @@ import (
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
 	"casefleet/agent/queue/queuetest"
+	"casefleet/shared/testenv"
 	"casefleet/shared/testenv/promtest"
 )
 
@@ -55,41 +56,9 @@ func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
 	return promtest.Scrape(t, http.DefaultClient, req)
 }
 
-// value is the value of the one series of name whose labels include
-// labels; ok is false when there is none.
-func value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (v float64, ok bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.GetMetric() {
-		for k, want := range labels {
-			found := false
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == k && lp.GetValue() == want {
-					found = true
-				}
-			}
-			if !found {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.GetHistogram().GetSampleCount()), true
-		}
-	}
-	return 0, false
-}
-
 func mustValue(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels map[string]string, want float64) {
 	t.Helper()
-	got, ok := value(fams, name, labels)
+	got, ok := promtest.Value(fams, name, labels)
 	if !ok {
 		t.Fatalf("no series %s%v", name, labels)
 	}
@@ -98,14 +67,8 @@ func mustValue(t *testing.T, fams map[string]*dto.MetricFamily, name string, lab
 	}
 }
 
-// eventually polls cond until it holds or a deadline passes.
+// eventually polls cond until it holds, for 10 s at most.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("within 10s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, 10*time.Second, what, cond)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"casefleet/agent/queue"
+	"casefleet/shared/testenv/promtest"
 	"casefleet/shared/tunnel"
 )
 
@@ -41,7 +42,7 @@ func TestMachineGauges(t *testing.T) {
 	mustValue(t, fams, "casefleet_agent_printer_status", map[string]string{"status": "offline"}, 0)
 	mustValue(t, fams, "casefleet_agent_ink_low", map[string]string{"colour": "magenta"}, 1)
 	mustValue(t, fams, "casefleet_agent_ink_low", map[string]string{"colour": "cyan"}, 0)
-	if _, ok := value(fams, "casefleet_agent_ink_low", map[string]string{"colour": "black"}); ok {
+	if _, ok := promtest.Value(fams, "casefleet_agent_ink_low", map[string]string{"colour": "black"}); ok {
 		t.Error("an unknown ink level is exported; want it absent")
 	}
 	mustValue(t, fams, "casefleet_agent_order_failures_total", map[string]string{"reason": ReasonPaymentTimeout}, 0)
@@ -117,8 +118,8 @@ func TestFinishedOrdersAreCountedFromTheEventLog(t *testing.T) {
 
 	eventually(t, "the completion and the failures are counted", func() bool {
 		fams := scrape(t, m.Handler())
-		c, _ := value(fams, "casefleet_agent_orders_finished_total", map[string]string{"status": "complete"})
-		o, _ := value(fams, "casefleet_agent_order_failures_total", map[string]string{"reason": ReasonOther})
+		c, _ := promtest.Value(fams, "casefleet_agent_orders_finished_total", map[string]string{"status": "complete"})
+		o, _ := promtest.Value(fams, "casefleet_agent_order_failures_total", map[string]string{"reason": ReasonOther})
 		return c == 1 && o == 1
 	})
 	fams := scrape(t, m.Handler())

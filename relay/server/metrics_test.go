@@ -29,35 +29,13 @@ func scrape(t *testing.T, relayURL, token string) map[string]*dto.MetricFamily {
 	return promtest.Scrape(t, &http.Client{Timeout: relaytest.Wait}, req)
 }
 
-// metricValue is the value of the series of name whose labels include
-// labels (a histogram's sample count); ok is false when there is none.
+// metricValue is promtest.Value with the labels as name, value pairs.
 func metricValue(fams map[string]*dto.MetricFamily, name string, labels ...string) (v float64, ok bool) {
-next:
-	for _, m := range fams[name].GetMetric() {
-		for i := 0; i+1 < len(labels); i += 2 {
-			if labelOf(m, labels[i]) != labels[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.GetGauge().GetValue(), true
-		case m.Counter != nil:
-			return m.GetCounter().GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.GetHistogram().GetSampleCount()), true
-		}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
 	}
-	return 0, false
-}
-
-func labelOf(m *dto.Metric, name string) string {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name {
-			return lp.GetValue()
-		}
-	}
-	return ""
+	return promtest.Value(fams, name, want)
 }
 
 func wantMetric(t *testing.T, fams map[string]*dto.MetricFamily, want float64, name string, labels ...string) {

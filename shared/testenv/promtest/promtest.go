@@ -32,3 +32,34 @@ func Scrape(t testing.TB, client *http.Client, req *http.Request) map[string]*dt
 	}
 	return fams
 }
+
+// Value is the value of the first series of name whose labels include
+// labels (a histogram's sample count); ok is false when there is none.
+func Value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (v float64, ok bool) {
+next:
+	for _, m := range fams[name].GetMetric() {
+		for k, want := range labels {
+			if labelOf(m, k) != want {
+				continue next
+			}
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func labelOf(m *dto.Metric, name string) string {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == name {
+			return lp.GetValue()
+		}
+	}
+	return ""
+}
