@@ -4,20 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"image/png"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
-
 	"casefleet/agent/agenttest"
 	"casefleet/agent/chitu/sim"
 	"casefleet/agent/dashboard"
 	"casefleet/agent/queue"
+	"casefleet/shared/qr/qrtest"
 	"casefleet/shared/tunnel"
 )
 
@@ -235,23 +232,6 @@ func TestCleanNozzlesReachesThePrinterAndShowsItsAnswer(t *testing.T) {
 	}
 }
 
-func decodeQR(t *testing.T, b []byte) string {
-	t.Helper()
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("decode the QR code: %v", err)
-	}
-	return res.GetText()
-}
-
 func TestTheQRCodeDecodesToTheKiosksEditorLink(t *testing.T) {
 	k := startKiosk(t, kioskOptions{RelayURL: "https://relay.example.com"})
 	op := k.operator(t)
@@ -267,7 +247,7 @@ func TestTheQRCodeDecodesToTheKiosksEditorLink(t *testing.T) {
 	}
 	want := "https://relay.example.com/editor?machine=" + testCode + "&location=test-lab"
 	b, ct := get("/operator/api/qr.png")
-	if ct != "image/png" || decodeQR(t, b) != want {
+	if ct != "image/png" || qrtest.DecodePNG(t, b) != want {
 		t.Fatalf("QR PNG (%s) does not decode to %s", ct, want)
 	}
 	if s := op.state(); s.QR.URL != want || !s.Tunnel.Configured || s.Tunnel.Reported {
@@ -283,7 +263,7 @@ func TestTheQRCodeDecodesToTheKiosksEditorLink(t *testing.T) {
 	k.Dash.SetTunnel(tunnel.State{Connected: true, PublicURL: "https://cases.example.com", Since: since})
 	want = "https://cases.example.com/editor?machine=" + testCode + "&location=test-lab"
 	b, _ = get("/operator/api/qr.png?scale=4")
-	if got := decodeQR(t, b); got != want {
+	if got := qrtest.DecodePNG(t, b); got != want {
 		t.Fatalf("QR after the relay's announcement: %q, want %q", got, want)
 	}
 	s := op.state()

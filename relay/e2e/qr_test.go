@@ -13,8 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"casefleet/shared/qr/qrtest"
 )
 
 // TestQRStickers runs `casefleet-relay qr` as an operator would.
@@ -58,10 +57,8 @@ func TestQRStickers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil || res.GetText() != link {
-		t.Errorf("the PNG's code reads %v %v, want %q", res, err, link)
+	if got := qrtest.Decode(t, img); got != link {
+		t.Errorf("the PNG's code reads %q, want %q", got, link)
 	}
 
 	// A sheet of 13 machines: a two-page PDF, or a PNG a page.

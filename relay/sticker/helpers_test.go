@@ -12,9 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
-
 	"casefleet/shared/testenv"
 )
 
@@ -37,20 +34,6 @@ func fleet(t testing.TB, n int) []Sticker {
 		out = append(out, mustSticker(t, fmt.Sprintf("CT07%05d", i), fmt.Sprintf("mall-%d", i%5), fmt.Sprintf("Kiosk %d", i)))
 	}
 	return out
-}
-
-// decodeQR reads one QR code from img with an independent decoder.
-func decodeQR(t testing.TB, img image.Image) string {
-	t.Helper()
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("decode QR code: %v", err)
-	}
-	return res.GetText()
 }
 
 func decodePNG(t testing.TB, b []byte) image.Image {

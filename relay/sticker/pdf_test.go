@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"casefleet/shared/qr/qrtest"
 )
 
 func sheetPDF(t testing.TB, stickers []Sticker) ([]*Page, []byte) {
@@ -95,7 +97,7 @@ func TestPDFRendersAndScans(t *testing.T) {
 			t.Errorf("page %d is %v pixels at %d dpi, want A4's 1240x1754", p+1, b.Size(), dpi)
 		}
 		for _, c := range pages[p].codes {
-			if got := decodeQR(t, cropCode(img, c, dpi)); got != stickers[i].Link {
+			if got := qrtest.Decode(t, cropCode(img, c, dpi)); got != stickers[i].Link {
 				t.Errorf("sticker %d reads %q, want %q", i, got, stickers[i].Link)
 			}
 			i++

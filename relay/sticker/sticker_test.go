@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"casefleet/shared/qr/qrtest"
 )
 
 func TestNewRefusesWhatCannotBePrinted(t *testing.T) {
@@ -40,7 +42,7 @@ func TestLabelPNGDecodesBackToTheLink(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := decodeQR(t, decodePNG(t, b)); got != s.Link {
+		if got := qrtest.Decode(t, decodePNG(t, b)); got != s.Link {
 			t.Errorf("at %d dpi the code reads %q, want %q", dpi, got, s.Link)
 		}
 	}
@@ -176,7 +178,7 @@ func TestSheetPNGAndSVGCarryEveryCode(t *testing.T) {
 	}
 	img := decodePNG(t, b)
 	for i, c := range pages[0].codes {
-		if got := decodeQR(t, cropCode(img, c, dpi)); got != stickers[i].Link {
+		if got := qrtest.Decode(t, cropCode(img, c, dpi)); got != stickers[i].Link {
 			t.Errorf("sticker %d reads %q, want %q", i, got, stickers[i].Link)
 		}
 	}

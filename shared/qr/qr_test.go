@@ -13,8 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"casefleet/shared/qr/qrtest"
 )
 
 func TestEditorURLKeepsTheStickerForm(t *testing.T) {
@@ -57,20 +56,6 @@ func TestEditorURLRefusesBadInput(t *testing.T) {
 	}
 }
 
-// decode reads a QR code back from an image with an independent decoder.
-func decode(t *testing.T, img image.Image) string {
-	t.Helper()
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
-	if err != nil {
-		t.Fatalf("decode: %v", err)
-	}
-	return res.GetText()
-}
-
 func TestPNGDecodesBackToTheLink(t *testing.T) {
 	link, err := EditorURL("https://relay.example.com", "CT0700026", "mall-3f")
 	if err != nil {
@@ -92,7 +77,7 @@ func TestPNGDecodesBackToTheLink(t *testing.T) {
 		if w := img.Bounds().Dx(); w != c.Size()*scale {
 			t.Errorf("scale %d: width %d, want %d", scale, w, c.Size()*scale)
 		}
-		if got := decode(t, img); got != link {
+		if got := qrtest.Decode(t, img); got != link {
 			t.Errorf("scale %d: decoded %q, want %q", scale, got, link)
 		}
 	}
@@ -167,7 +152,7 @@ func TestSVGDecodesBackToTheLink(t *testing.T) {
 	if !bytes.HasPrefix(svg, []byte(`<svg xmlns="http://www.w3.org/2000/svg"`)) || !bytes.HasSuffix(svg, []byte(`</svg>`)) {
 		t.Fatalf("not an SVG document: %.100s", svg)
 	}
-	if got := decode(t, rasterSVG(t, svg)); got != link {
+	if got := qrtest.Decode(t, rasterSVG(t, svg)); got != link {
 		t.Errorf("decoded %q, want %q", got, link)
 	}
 }
