@@ -27,6 +27,25 @@ type placedCode struct {
 	link   string // what it encodes
 }
 
+// darkRuns calls fn for each horizontal run of dark modules of the code,
+// row y, columns [x0, x1): vector formats draw one rectangle per run.
+func (c placedCode) darkRuns(fn func(y, x0, x1 int)) {
+	size := c.code.Size()
+	for y := range size {
+		for x := 0; x < size; {
+			if !c.code.Dark(x, y) {
+				x++
+				continue
+			}
+			start := x
+			for x < size && c.code.Dark(x, y) {
+				x++
+			}
+			fn(y, start, x)
+		}
+	}
+}
+
 // text is one line, centred on x (or starting at x when left is set), with
 // its baseline at y, no wider than maxWidth.
 type text struct {

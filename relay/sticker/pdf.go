@@ -120,22 +120,11 @@ func (p *Page) pdfContent() []byte {
 	}
 	b.WriteString("0 g\n")
 	for _, c := range p.codes {
-		size := c.code.Size()
-		for y := range size {
-			for x := 0; x < size; {
-				if !c.code.Dark(x, y) {
-					x++
-					continue
-				}
-				start := x
-				for x < size && c.code.Dark(x, y) {
-					x++
-				}
-				fmt.Fprintf(&b, "%s %s %s %s re\n",
-					num(c.x+float64(start)*c.module), num(flip(c.y+float64(y)*c.module, c.module)),
-					num(float64(x-start)*c.module), num(c.module))
-			}
-		}
+		c.darkRuns(func(y, x0, x1 int) {
+			fmt.Fprintf(&b, "%s %s %s %s re\n",
+				num(c.x+float64(x0)*c.module), num(flip(c.y+float64(y)*c.module, c.module)),
+				num(float64(x1-x0)*c.module), num(c.module))
+		})
 		b.WriteString("f\n")
 	}
 	for _, t := range p.texts {

@@ -24,20 +24,9 @@ func (p *Page) SVG() []byte {
 		// place: short numbers, and no seams between modules.
 		fmt.Fprintf(&b, `<path transform="translate(%s %s) scale(%s)" shape-rendering="crispEdges" fill="#000" d="`,
 			num(c.x), num(c.y), fmt.Sprintf("%.5g", c.module))
-		size := c.code.Size()
-		for y := range size {
-			for x := 0; x < size; {
-				if !c.code.Dark(x, y) {
-					x++
-					continue
-				}
-				start := x
-				for x < size && c.code.Dark(x, y) {
-					x++
-				}
-				fmt.Fprintf(&b, "M%d %dh%dv1h-%dz", start, y, x-start, x-start)
-			}
-		}
+		c.darkRuns(func(y, x0, x1 int) {
+			fmt.Fprintf(&b, "M%d %dh%dv1h-%dz", x0, y, x1-x0, x1-x0)
+		})
 		b.WriteString("\"/>\n")
 	}
 	for _, t := range p.texts {
