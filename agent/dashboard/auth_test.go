@@ -7,12 +7,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"casefleet/agent/dashboard"
 	"casefleet/agent/queue"
+	"casefleet/shared/testenv"
 )
 
 // browser is a client that keeps cookies and does not follow redirects,
@@ -80,24 +80,6 @@ func body(t *testing.T, resp *http.Response) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 func TestWithoutAPINTheDashboardIsOffAndSaysWhichSettingToSet(t *testing.T) {
@@ -233,7 +215,7 @@ func TestLoginStartsASessionInAStrictHttpOnlyCookie(t *testing.T) {
 }
 
 func TestAnExpiredSessionIsRefused(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	k := startKiosk(t, kioskOptions{Now: clock.Now})
 	b := newBrowser(t, k.URL)
 	b.login(testPIN).Body.Close()
@@ -247,7 +229,7 @@ func TestAnExpiredSessionIsRefused(t *testing.T) {
 }
 
 func TestWrongPINsLockTheDeviceOutForLongerEachTime(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 	k := startKiosk(t, kioskOptions{Now: clock.Now})
 	b := newBrowser(t, k.URL)
 

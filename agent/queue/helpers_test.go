@@ -3,11 +3,12 @@ package queue
 import (
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"casefleet/shared/testenv"
 )
 
 // openDB opens (creating) the bbolt file at path and closes it when the
@@ -43,26 +44,9 @@ func openQueue(tb testing.TB, path string, opt Options) *Queue {
 	return q
 }
 
-// clock is a controllable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock is a clock the test moves, at a fixed start.
+func newClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 }
 
 // mustEnqueue enqueues an order for session and fails the test on error.

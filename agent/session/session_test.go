@@ -5,36 +5,19 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
 
 	"casefleet/shared/machine"
+	"casefleet/shared/testenv"
 )
 
 const (
 	kiosk = "CT0700026"
 	other = "CT0700027"
 )
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func openDB(t testing.TB, path string) *bbolt.DB {
 	t.Helper()
@@ -46,9 +29,9 @@ func openDB(t testing.TB, path string) *bbolt.DB {
 	return db
 }
 
-func newStore(t testing.TB) (*Store, *clock) {
+func newStore(t testing.TB) (*Store, *testenv.Clock) {
 	t.Helper()
-	clk := &clock{now: time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	s, err := Open(openDB(t, filepath.Join(t.TempDir(), "agent.db")), Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
