@@ -34,20 +34,22 @@ func (l Language) Dir() string {
 // and plural rules.
 func (l Language) Tag() language.Tag { return language.Make(l.Code) }
 
-// Languages are the languages casefleet speaks; the first is the fallback.
-func Languages() []Language {
-	return []Language{
-		{Code: "en", Name: "English"},
-		{Code: "es", Name: "Español"},
-		{Code: "fr", Name: "Français"},
-		{Code: "de", Name: "Deutsch"},
-		{Code: "zh-CN", Name: "简体中文"},
-		{Code: "ar", Name: "العربية", RTL: true},
-	}
+// languages are the languages casefleet speaks, the fallback first. Never
+// changed; Languages hands out copies.
+var languages = [...]Language{
+	{Code: "en", Name: "English"},
+	{Code: "es", Name: "Español"},
+	{Code: "fr", Name: "Français"},
+	{Code: "de", Name: "Deutsch"},
+	{Code: "zh-CN", Name: "简体中文"},
+	{Code: "ar", Name: "العربية", RTL: true},
 }
 
+// Languages are the languages casefleet speaks; the first is the fallback.
+func Languages() []Language { return slices.Clone(languages[:]) }
+
 // Fallback is the language used when nothing better fits.
-func Fallback() Language { return Languages()[0] }
+func Fallback() Language { return languages[0] }
 
 // Cookie is the cookie a language switch sets (path /, so the relay's
 // pages and every machine's app behind it share the choice).
@@ -55,7 +57,7 @@ const Cookie = "lang"
 
 // Lookup finds a language by its exact code.
 func Lookup(code string) (Language, bool) {
-	for _, l := range Languages() {
+	for _, l := range languages {
 		if l.Code == code {
 			return l, true
 		}
@@ -74,9 +76,8 @@ type Matcher struct {
 
 // NewMatcher builds a matcher over Languages.
 func NewMatcher() *Matcher {
-	langs := Languages()
-	tags := make([]language.Tag, 0, len(langs))
-	for _, l := range langs {
+	tags := make([]language.Tag, 0, len(languages))
+	for _, l := range languages {
 		tags = append(tags, language.MustParse(l.Code))
 	}
 	return &Matcher{m: language.NewMatcher(tags)}
@@ -113,7 +114,7 @@ func (m *Matcher) Match(acceptLanguage string) Language {
 	if confidence == language.No {
 		return Fallback()
 	}
-	return Languages()[i]
+	return languages[i]
 }
 
 // lenientTags reads a malformed Accept-Language as well as it can: the
