@@ -34,16 +34,17 @@ func startFleet(t *testing.T, opt agenttest.SimOptions, tune map[string]func(*co
 	return sim, newFrontDoor(t, agents...), agents
 }
 
-// order takes a phone from the QR code to a placed order: first phone
-// model, the photo, the order button.
-func order(p *phone, fd *frontDoor, code, location, photo string) {
+// order takes a phone from the QR code (the machine's editor URL, through
+// the test's front door or the real relay) to a placed order: the first
+// phone model, the photo, the order button.
+func order(p *phone, editorURL, photo string) {
 	p.t.Helper()
-	p.do(chromedp.Navigate(fd.editorURL(code, location)))
-	p.view("pick", 20*time.Second)
+	p.do(chromedp.Navigate(editorURL))
+	p.view("pick", 30*time.Second)
 	p.click(`#models button.model`)
 	p.view("design", 10*time.Second)
 	p.do(chromedp.SetUploadFiles(chromedp.ID("photo-input"), []string{photo}))
-	p.waitFor("the photo is on the case", `document.getElementById('preview').classList.contains('has-photo')`, 10*time.Second)
+	p.waitFor("the photo is on the case", `document.getElementById('preview').classList.contains('has-photo')`, 15*time.Second)
 	p.click("#order-btn")
 	p.view("status", 60*time.Second)
 }
@@ -81,7 +82,7 @@ func TestThreeMachinesSeveralCustomersEach(t *testing.T) {
 	pickup := map[string][]string{} // machine -> pickup codes shown
 	together(t, phones, func(p *phone) {
 		c := customers[slices.IndexFunc(customers, func(c customer) bool { return c.name == p.name })]
-		order(p, fd, c.code, locations[c.code], photo)
+		order(p, fd.editorURL(c.code, locations[c.code]), photo)
 		p.waitFor("ready", fmt.Sprintf(`document.getElementById('status-title').innerText === %q`, c.done), 90*time.Second)
 		code := p.text("pickup-code")
 		mu.Lock()

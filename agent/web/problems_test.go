@@ -72,7 +72,7 @@ func TestProblemPages(t *testing.T) {
 	ahead := agenttest.NewCustomer(t, foodCourt.API())
 	ahead.Order(t, ahead.FirstProduct(t))
 	queuer, late := newPhone(t, "quinn", "en"), newPhone(t, "lou", "en")
-	order(queuer, fd, "CT0700027", "mall-3f", photo)
+	order(queuer, fd.editorURL("CT0700027", "mall-3f"), photo)
 	queuer.waitFor("in line", `document.getElementById('position').innerText === '1 order ahead of you'`, 10*time.Second)
 
 	order2 := func(p *phone) { // like order, but the order is refused

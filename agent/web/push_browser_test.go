@@ -163,7 +163,7 @@ func TestPushOptInAndNotificationsInArabic(t *testing.T) {
 	}))
 
 	// Order, and while in line ask to be told.
-	order(p, fd, code, "mall-3f", tartanPhoto(t, 600, 960))
+	order(p, fd.editorURL(code, "mall-3f"), tartanPhoto(t, 600, 960))
 	p.waitFor("place in line", `document.getElementById('position').innerText !== ''`, 30*time.Second)
 	orderID := eval[string](p, `import('casefleet/status').then(m => m.currentOrder().id)`)
 	p.waitFor("the Notify me button", `!document.getElementById('push-btn').hidden`, 20*time.Second)

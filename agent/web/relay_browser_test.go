@@ -132,20 +132,6 @@ func inOrder(got, want []string) bool {
 	return i == len(want)
 }
 
-// orderThroughRelay takes a phone from the QR code (through the relay)
-// to a placed order: the first phone model, the photo, the order button.
-func orderThroughRelay(p *phone, s *system, code, location, photo string) {
-	p.t.Helper()
-	p.do(chromedp.Navigate(s.editorURL(code, location)))
-	p.view("pick", 30*time.Second)
-	p.click(`#models button.model`)
-	p.view("design", 10*time.Second)
-	p.do(chromedp.SetUploadFiles(chromedp.ID("photo-input"), []string{photo}))
-	p.waitFor("the photo is on the case", `document.getElementById('preview').classList.contains('has-photo')`, 15*time.Second)
-	p.click("#order-btn")
-	p.view("status", 60*time.Second)
-}
-
 // followLink taps the link at selector and waits until the page it
 // leads to has loaded (a poll cannot outlive the page it started on).
 func followLink(p *phone, selector string) {

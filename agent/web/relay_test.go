@@ -153,7 +153,7 @@ func relayRestartMidOrder(t *testing.T, bin string) {
 
 	p := newPhone(t, "rosa", "en")
 	requests := watchRequests(t, p)
-	orderThroughRelay(p, s, code, "mall-3f", tartanPhoto(t, 900, 1400))
+	order(p, s.editorURL(code, "mall-3f"), tartanPhoto(t, 900, 1400))
 	p.waitFor("place in line", `document.getElementById('position').innerText === '1 order ahead of you'`, 20*time.Second)
 	p.waitFor("live updates", `document.getElementById('conn').dataset.state === 'live'`, 20*time.Second)
 	recordScreens(p)
@@ -256,7 +256,7 @@ func threeMachinesAndDeadEnds(t *testing.T, bin string) {
 	pickup := map[string]string{} // machine -> the pickup code its customer sees
 	together(t, phones, func(p *phone) {
 		c := customers[slices.IndexFunc(customers, func(c customer) bool { return c.name == p.name })]
-		orderThroughRelay(p, s, c.code, location[c.code], photo)
+		order(p, s.editorURL(c.code, location[c.code]), photo)
 		p.waitFor("ready", fmt.Sprintf(`document.getElementById('status-title').innerText === %q`, c.done), 90*time.Second)
 		mu.Lock()
 		pickup[c.code] = p.text("pickup-code")
