@@ -144,6 +144,13 @@ async function usePhoto(blob, name, { fresh }) {
   hooks.onChange(design(), { photo: fresh ? blob : null });
 }
 
+// prepareUpload is what goes up for an order made of snap: the photo and
+// the placement that means the same on the agent. (For now the photo as
+// chosen; see the photo-preparation work.)
+export async function prepareUpload(snap) {
+  return { blob: snap.photoBlob, name: snap.photoName, placement: snap.placement };
+}
+
 export function forgetPhoto() {
   if (state.photo) URL.revokeObjectURL(state.photo.src);
   state.photo = state.photoBlob = null;

@@ -149,9 +149,11 @@ async function placeOrder(snap, { retried = false } = {}) {
   unlockAudio(); // inside the tap: later alerts may make a sound
   editor.setUploading(0);
   try {
+    // Only what the print needs goes up: see editor.prepareUpload.
+    const upload = await editor.prepareUpload(snap);
     const order = await api.order({
-      sessionId: app.session, productId: snap.model.productId, placement: snap.placement,
-      photo: snap.photoBlob, photoName: snap.photoName,
+      sessionId: app.session, productId: snap.model.productId, placement: upload.placement,
+      photo: upload.blob, photoName: upload.name,
     }, (p) => editor.setUploading(p));
     editor.setUploading(null);
     store.save(code, { orderId: order.id, dismissedOrder: null });
