@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
 )
 
@@ -142,7 +144,7 @@ func (st *eventStream) snapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := st.send(ctx, wireEvent{ID: last, Type: "machineStatus", Data: toPublicStatus(status)}); err != nil {
+	if err := st.send(ctx, wireEvent{ID: last, Type: "machineStatus", Data: st.s.publicStatus(status)}); err != nil {
 		return err
 	}
 	orders, err := st.s.opt.Queue.BySession(st.session)
@@ -169,7 +171,13 @@ func (st *eventStream) drain(ctx context.Context) error {
 			st.last = ev.ID
 			switch ev.Type {
 			case "machineStatus":
-				if err := st.send(ctx, wireEvent{ID: ev.ID, Type: ev.Type, Data: ev.Data}); err != nil {
+				// The log keeps the dispatcher's whole status; a customer
+				// gets the public part of it.
+				var status dispatch.Status
+				if err := json.Unmarshal(ev.Data, &status); err != nil {
+					return fmt.Errorf("machine status event %d: %w", ev.ID, err)
+				}
+				if err := st.send(ctx, wireEvent{ID: ev.ID, Type: ev.Type, Data: st.s.publicStatus(status)}); err != nil {
 					return err
 				}
 			case "orderUpdate":

@@ -27,6 +27,7 @@ type Machine interface {
 type Options struct {
 	MachineCode string
 	MaxOrders   int
+	Currency    string // ISO 4217 code of the catalogue's prices, or ""
 
 	Queue    *queue.Queue
 	Sessions *session.Store
@@ -282,13 +283,20 @@ type publicStatus struct {
 	QueueLength          int       `json:"queueLength"`
 	InkLevels            chitu.Ink `json:"inkLevels"`
 	EstimatedWaitSeconds int       `json:"estimatedWaitSeconds"`
+	// QueueCapacity and Full let a customer (and the relay's pages of
+	// nearby machines) see a full line before designing for it.
+	QueueCapacity int    `json:"queueCapacity"`
+	Full          bool   `json:"full"`
+	Currency      string `json:"currency,omitempty"`
 }
 
-func toPublicStatus(st dispatch.Status) publicStatus {
+func (s *Server) publicStatus(st dispatch.Status) publicStatus {
 	return publicStatus{
 		Code: st.Code, Name: st.Name, Location: st.Location, Status: st.Status,
 		CurrentOrder: st.CurrentOrder, QueueLength: st.QueueLength, InkLevels: st.InkLevels,
 		EstimatedWaitSeconds: st.EstimatedWaitSeconds,
+		QueueCapacity:        s.opt.MaxOrders, Full: st.QueueLength >= s.opt.MaxOrders,
+		Currency: s.opt.Currency,
 	}
 }
 
@@ -297,6 +305,6 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toPublicStatus(st))
+	writeJSON(w, http.StatusOK, s.publicStatus(st))
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+	"golang.org/x/text/currency"
 
 	sharedconfig "casefleet/shared/config"
 	"casefleet/shared/machine"
@@ -45,6 +46,10 @@ type Machine struct {
 	Code     string `mapstructure:"code"`
 	Name     string `mapstructure:"name"`
 	Location string `mapstructure:"location"`
+	// Currency is the ISO 4217 code of the catalogue's prices (the vendor
+	// gives bare numbers); the customer sees every price with it. Empty:
+	// prices are shown as bare numbers.
+	Currency string `mapstructure:"currency"`
 }
 
 // Relay is the cloud relay this kiosk tunnels to.
@@ -125,6 +130,7 @@ var defaults = map[string]any{
 	"machine.code":                 "",
 	"machine.name":                 "",
 	"machine.location":             "",
+	"machine.currency":             "",
 	"data_dir":                     defaultDataDir(),
 	"relay.url":                    "",
 	"relay.token":                  "",
@@ -263,6 +269,11 @@ func (c Config) Validate() error {
 	}
 	if err := machine.ValidateCode(c.Machine.Code); err != nil {
 		bad("machine.code", "%v", err)
+	}
+	if c.Machine.Currency != "" {
+		if _, err := currency.ParseISO(c.Machine.Currency); err != nil || strings.ToUpper(c.Machine.Currency) != c.Machine.Currency {
+			bad("machine.currency", "%q is not an ISO 4217 currency code (like EUR, USD, CNY)", c.Machine.Currency)
+		}
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "is empty")

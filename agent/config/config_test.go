@@ -15,6 +15,7 @@ machine:
   code: CT0700026
   name: Mall 3F
   location: mall-3f
+  currency: EUR
 data_dir: /var/lib/casefleet
 chitu:
   base_url: http://127.0.0.1:9000
@@ -66,6 +67,7 @@ func TestLoadLayersFileEnvAndFlags(t *testing.T) {
 		{"flag beats file", c.Machine.Code, "CT0700027"},
 		{"env beats file", c.Machine.Name, "from env"},
 		{"file", c.Machine.Location, "mall-3f"},
+		{"currency", c.Machine.Currency, "EUR"},
 		{"env int", c.Queue.MaxOrders, 7},
 		{"file duration", c.Queue.PaymentTimeout, 2 * time.Minute},
 		{"default duration", c.Queue.DefaultPrintDuration, 6 * time.Minute},
@@ -111,6 +113,9 @@ func TestValidateNamesEachBadKey(t *testing.T) {
 		{"listen", func(c *Config) { c.LAN.Listen = "7080" }, "lan.listen"},
 		{"short operator PIN", func(c *Config) { c.LAN.OperatorPIN = "1234" }, "lan.operator_pin"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"unknown currency", func(c *Config) { c.Machine.Currency = "XYZ" }, "machine.currency"},
+		{"lower-case currency", func(c *Config) { c.Machine.Currency = "eur" }, "machine.currency"},
+		{"currency symbol", func(c *Config) { c.Machine.Currency = "€" }, "machine.currency"},
 	}
 	path := writeFile(t, validYAML)
 	for _, tt := range tests {

@@ -143,6 +143,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	srv := api.New(api.Options{
 		MachineCode:       cfg.Machine.Code,
 		MaxOrders:         cfg.Queue.MaxOrders,
+		Currency:          cfg.Machine.Currency,
 		Queue:             q,
 		Sessions:          sessions,
 		Machine:           disp,

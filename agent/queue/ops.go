@@ -19,11 +19,33 @@ var errUnchanged = errors.New("unchanged")
 // overshoot the cap and get distinct positions. The returned order has its
 // position and estimate filled.
 func (q *Queue) Enqueue(o Order) (Order, error) {
+	out, _, err := q.EnqueueOnce(o)
+	return out, err
+}
+
+// EnqueueOnce is Enqueue for an order that carries an IdempotencyKey: if
+// its session already made an order with that key, that order is returned
+// with created false and nothing is written (the caller compares
+// RequestHash to tell a retry from a reused key). The look-up and the
+// insert are one transaction, so two requests with one key make one order.
+// The existing order is returned even when the line is full now.
+func (q *Queue) EnqueueOnce(o Order) (out Order, created bool, err error) {
 	if o.ID == "" {
 		o.ID = NewID()
 	}
-	var out Order
-	err := q.update(func(s *store) error {
+	err = q.update(func(s *store) error {
+		if key := idempotencyKey(o.SessionID, o.IdempotencyKey); key != "" {
+			if id := s.byKey.Get([]byte(key)); id != nil {
+				old, err := s.loadIndexed(id)
+				if err != nil {
+					return err
+				}
+				if out, err = s.fill(old); err != nil {
+					return err
+				}
+				return errUnchanged
+			}
+		}
 		if n := s.countPending(q.opt.MaxOrders); n >= q.opt.MaxOrders {
 			return fmt.Errorf("%d orders in line: %w", n, ErrQueueFull)
 		}
@@ -39,12 +61,16 @@ func (q *Queue) Enqueue(o Order) (Order, error) {
 			return err
 		}
 		out, err = s.announce(o)
+		created = err == nil
 		return err
 	})
-	if err != nil {
-		return Order{}, fmt.Errorf("enqueue order %s: %w", o.ID, err)
+	if errors.Is(err, errUnchanged) {
+		return out, false, nil
 	}
-	return out, nil
+	if err != nil {
+		return Order{}, false, fmt.Errorf("enqueue order %s: %w", o.ID, err)
+	}
+	return out, created, nil
 }
 
 // Cancel cancels a waiting order on behalf of the session that owns it:

@@ -93,6 +93,14 @@ type Order struct {
 	SentAt        *time.Time `json:"sentAt,omitempty"`
 	FetchedAt     *time.Time `json:"fetchedAt,omitempty"` // when the machine fetched the print file
 	UpdatedAt     time.Time  `json:"updatedAt"`
+
+	// IdempotencyKey is the key the customer's page sent with the order
+	// (POST .../print's Idempotency-Key), unique per session: a retry with
+	// it finds this order instead of making another. RequestHash is what
+	// the request asked for, so that a reused key with another request is
+	// told apart from a retry.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	RequestHash    string `json:"requestHash,omitempty"`
 }
 
 // Waiting reports whether the order waits in line: not finished and not yet
@@ -130,6 +138,7 @@ func (o Order) validate() error {
 		{"sessionId", o.SessionID}, {"machineCode", o.MachineCode}, {"deviceId", o.DeviceID},
 		{"imageUrl", o.ImageURL}, {"productId", o.ProductID}, {"failureReason", o.FailureReason},
 		{"pickupCode", o.PickupCode}, {"vendorOrderId", o.VendorOrderID}, {"printFile", o.PrintFile},
+		{"idempotencyKey", o.IdempotencyKey}, {"requestHash", o.RequestHash},
 	}
 	for _, f := range fields {
 		if len(f.value) > maxField {
@@ -140,6 +149,9 @@ func (o Order) validate() error {
 		if o.SessionID[i] == 0 { // the session index separates with NUL
 			return fmt.Errorf("%w: NUL in sessionId", ErrInvalid)
 		}
+	}
+	if o.IdempotencyKey != "" && o.SessionID == "" {
+		return fmt.Errorf("%w: an idempotency key needs a session", ErrInvalid)
 	}
 	return nil
 }
@@ -156,6 +168,8 @@ func checkChange(old, new Order) error {
 		return fmt.Errorf("%w: sessionId cannot change", ErrInvalid)
 	case !new.CreatedAt.Equal(old.CreatedAt):
 		return fmt.Errorf("%w: createdAt cannot change", ErrInvalid)
+	case new.IdempotencyKey != old.IdempotencyKey || new.RequestHash != old.RequestHash:
+		return fmt.Errorf("%w: the idempotency key and request cannot change", ErrInvalid)
 	}
 	return nil
 }

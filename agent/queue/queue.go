@@ -44,6 +44,10 @@ var (
 	ErrDuplicate = errors.New("duplicate order key")
 )
 
+// KeyLifetime is how long at least a finished order's idempotency key
+// keeps answering retries (PruneFinished keeps the order that long).
+const KeyLifetime = 24 * time.Hour
+
 // Options tune a Queue. Zero values mean the defaults.
 type Options struct {
 	// MaxOrders is how many non-terminal orders may exist at once; default 20.

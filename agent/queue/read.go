@@ -144,6 +144,18 @@ func (q *Queue) BySession(sessionID string) ([]Order, error) {
 	return orders, nil
 }
 
+// FindByIdempotencyKey returns the order a session made with an
+// idempotency key, if any.
+func (q *Queue) FindByIdempotencyKey(sessionID, key string) (Order, bool, error) {
+	k := idempotencyKey(sessionID, key)
+	return q.findBy("idempotency key", k, func(s *store) []byte {
+		if s.byKey == nil {
+			return nil
+		}
+		return s.byKey.Get([]byte(k))
+	})
+}
+
 // FindByVendorID returns the order the vendor knows by vendorID, matching
 // the vendor's MQTT order events to ours.
 func (q *Queue) FindByVendorID(vendorID string) (Order, bool, error) {

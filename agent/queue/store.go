@@ -18,13 +18,14 @@ var (
 	bucketBySession = []byte("queue.by_session")      // session id, NUL, seq -> order id
 	bucketByVendor  = []byte("queue.by_vendor_id")    // vendor order id -> order id
 	bucketByFile    = []byte("queue.by_print_file")   // print file token -> order id
+	bucketByKey     = []byte("queue.by_idempotency")  // session id, NUL, idempotency key -> order id
 	bucketEvents    = []byte("queue.events")          // event id -> Event JSON
 	bucketPrints    = []byte("queue.print_durations") // measurement number -> nanoseconds
 	bucketPayWaits  = []byte("queue.pay_waits")       // measurement number -> nanoseconds
 
 	allBuckets = [][]byte{
 		bucketOrders, bucketPending, bucketFinished, bucketBySession, bucketByVendor,
-		bucketByFile, bucketEvents, bucketPrints, bucketPayWaits, bucketSettings,
+		bucketByFile, bucketByKey, bucketEvents, bucketPrints, bucketPayWaits, bucketSettings,
 	}
 )
 
@@ -35,6 +36,7 @@ type store struct {
 
 	orders, pending, finished   *bbolt.Bucket
 	bySession, byVendor, byFile *bbolt.Bucket
+	byKey                       *bbolt.Bucket // nil in a store from before idempotency keys, opened read-only
 	events, prints, payWaits    *bbolt.Bucket
 }
 
@@ -43,6 +45,7 @@ func (q *Queue) store(tx *bbolt.Tx) *store {
 		q: q, tx: tx,
 		orders: tx.Bucket(bucketOrders), pending: tx.Bucket(bucketPending), finished: tx.Bucket(bucketFinished),
 		bySession: tx.Bucket(bucketBySession), byVendor: tx.Bucket(bucketByVendor), byFile: tx.Bucket(bucketByFile),
+		byKey:  tx.Bucket(bucketByKey),
 		events: tx.Bucket(bucketEvents), prints: tx.Bucket(bucketPrints), payWaits: tx.Bucket(bucketPayWaits),
 	}
 }
@@ -59,6 +62,14 @@ func keyU64(k []byte) (uint64, error) {
 func sessionKey(sessionID string, seq uint64) []byte {
 	k := append([]byte(sessionID), 0)
 	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// idempotencyKey is o's entry in the idempotency index, "" for none.
+func idempotencyKey(sessionID, key string) string {
+	if key == "" {
+		return ""
+	}
+	return sessionID + "\x00" + key
 }
 
 // encodeOrder is the stored form of o: JSON without the fields computed on
@@ -129,6 +140,9 @@ func (s *store) insert(o Order) error {
 		}
 	}
 	if err := claim(s.byVendor, "vendor order id", o.VendorOrderID, o.ID); err != nil {
+		return err
+	}
+	if err := claim(s.byKey, "idempotency key", idempotencyKey(o.SessionID, o.IdempotencyKey), o.ID); err != nil {
 		return err
 	}
 	return claim(s.byFile, "print file", o.PrintFile, o.ID)

@@ -75,6 +75,14 @@ func (q *Queue) Verify() error {
 			}
 			return []byte(o.PrintFile)
 		}, report)
+		if s.byKey != nil { // nil: a store from before idempotency keys, opened read-only
+			checkIndex(s.byKey, "idempotency index", orders, func(o Order) []byte {
+				if k := idempotencyKey(o.SessionID, o.IdempotencyKey); k != "" {
+					return []byte(k)
+				}
+				return nil
+			}, report)
+		}
 
 		// The finished log is keyed by finishing order, not by the order: it
 		// must name every terminal order exactly once, and nothing else.
