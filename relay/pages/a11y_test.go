@@ -25,6 +25,8 @@ import (
 // no script at all and inline styles only). The language menu, a
 // <details> that needs no script, is opened with the keyboard and checked
 // open too, and the customer chooses Arabic in it with the keyboard.
+// A page the relay sends with Retry-After has its retry (the button and
+// the reload), here an hour later so that it holds still while audited.
 
 // relayHeaders are the headers relay/server sends with every page, but
 // Content-Language, Retry-After and the language cookie.
@@ -74,7 +76,8 @@ func TestRelayPagesAccessibility(t *testing.T) {
 	p := load(t)
 	nearby := []pages.Alternative{
 		{Name: "Mall 3F, food court", Code: "CT0700027", URL: "/editor?machine=CT0700027&location=mall-3f", QueueLength: 0},
-		{Name: "Mall 3F, east escalator", Code: "CT0700026", URL: "/editor?machine=CT0700026&location=mall-3f", QueueLength: 3},
+		{Name: "Mall 3F, east escalator", Code: "CT0700026", URL: "/editor?machine=CT0700026&location=mall-3f", QueueLength: 3, EstimatedWaitSeconds: 1500},
+		{Name: "Mall 3F, west entrance", Code: "CT0700028", URL: "/editor?machine=CT0700028&location=mall-3f", QueueLength: 20, EstimatedWaitSeconds: 7200, Full: true},
 	}
 	list := []relayPage{
 		{name: "unknown_machine_with_alternatives", code: "unknown_machine", alts: nearby},
@@ -118,6 +121,9 @@ func TestRelayPagesAccessibility(t *testing.T) {
 		pr := pages.Problem{Lang: lang, Code: pg.code, URL: r.URL, OfferAlternatives: pg.alts != nil, Alternatives: pg.alts}
 		if answer.machine {
 			pr.Machine = r.URL.Query().Get("machine")
+		}
+		if answer.retryAfter > 0 && r.Method == http.MethodGet {
+			pr.RetryAfter = 3600
 		}
 		if pg.code == "too_large" {
 			pr.Vars = map[string]string{"mb": "20"}

@@ -49,16 +49,8 @@ func New() (*Pages, error) {
 		}
 		p.strings[l.Code] = m
 	}
-	en := p.strings[locale.Fallback().Code]
-	for code, m := range p.strings {
-		for key := range en {
-			if _, ok := m[key]; !ok && !strings.HasPrefix(key, "alts.queue.") {
-				return nil, fmt.Errorf("pages: %s lacks %q", code, key)
-			}
-		}
-		if _, ok := m["alts.queue.other"]; !ok {
-			return nil, fmt.Errorf("pages: %s lacks alts.queue.other", code)
-		}
+	if err := p.check(); err != nil {
+		return nil, err
 	}
 	tmpl, err := template.ParseFS(files, "page.html")
 	if err != nil {
@@ -67,6 +59,62 @@ func New() (*Pages, error) {
 	p.tmpl = tmpl
 	return p, nil
 }
+
+// check verifies that every language has every string English has. A
+// counted string ("alts.queue.one", "alts.queue.other", …) is a family
+// with one key per plural form: each language needs the forms its own
+// plural rules use (Chinese only "other", Arabic six), as CLDR picks them
+// for the counts a page shows.
+func (p *Pages) check() error {
+	en := p.strings[locale.Fallback().Code]
+	for _, l := range locale.Languages() {
+		m, forms := p.strings[l.Code], usedForms(l)
+		for key := range en {
+			family, counted := pluralFamily(key)
+			if !counted {
+				if _, ok := m[key]; !ok {
+					return fmt.Errorf("pages: %s lacks %q", l.Code, key)
+				}
+				continue
+			}
+			for _, form := range forms {
+				if _, ok := m[family+"."+form]; !ok {
+					return fmt.Errorf("pages: %s lacks %q", l.Code, family+"."+form)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// maxCount bounds the counts checked for plural forms: lines of orders
+// and minutes of waiting stay well below it.
+const maxCount = 1000
+
+// usedForms are the plural forms lang's rules give to the counts 0 to
+// maxCount.
+func usedForms(lang locale.Language) []string {
+	tag := lang.Tag()
+	var forms []string
+	for n := range maxCount + 1 {
+		if f := formName(plural.Cardinal.MatchPlural(tag, n, 0, 0, 0, 0)); !slices.Contains(forms, f) {
+			forms = append(forms, f)
+		}
+	}
+	return forms
+}
+
+// pluralFamily splits a counted string's key into its family and form:
+// "alts.queue.few" is in "alts.queue". Other keys are not counted.
+func pluralFamily(key string) (family string, counted bool) {
+	i := strings.LastIndexByte(key, '.')
+	if i < 0 || !slices.Contains(pluralForms, key[i+1:]) {
+		return "", false
+	}
+	return key[:i], true
+}
+
+var pluralForms = []string{"zero", "one", "two", "few", "many", "other"}
 
 // Has reports whether problem has a title and text (in every language,
 // which New checked).
@@ -106,15 +154,26 @@ type Problem struct {
 	// when Alternatives is empty.
 	OfferAlternatives bool
 	Alternatives      []Alternative
-	// URL is the request's, for the language switch's links.
+	// URL is the request's, for the language switch's links and the
+	// retry.
 	URL *url.URL
+	// RetryAfter, in seconds, when positive: the page loads itself again
+	// after that long (the relay sends the same as Retry-After) and offers
+	// to try again now. Both go to the same URL, in the same language.
+	// For a GET only: a reload must not repeat another method.
+	RetryAfter int
 }
 
 // Alternative is another machine the customer can use.
 type Alternative struct {
-	Name, Code  string
-	URL         string // the machine's editor, relative
-	QueueLength int
+	Name, Code           string
+	URL                  string // the machine's editor, relative
+	QueueLength          int
+	EstimatedWaitSeconds int
+	// Full: the machine's line is at capacity, so it takes no order now.
+	// It is shown as such, without a link, after the machines that are
+	// not full.
+	Full bool
 }
 
 type pageData struct {
@@ -126,9 +185,14 @@ type pageData struct {
 	LanguageLabel          string
 	LanguageName           string
 	Languages              []langLink
+	RetryAfter             int
+	RetryURL               string
+	RetryLabel, RetryNote  string
 }
 
-type altData struct{ Name, Queue, URL string }
+// altData is one alternative as shown: a full machine gets Full (the
+// word) and no URL.
+type altData struct{ Name, Full, Queue, Wait, URL string }
 
 type langLink struct {
 	Code, Name, URL string
@@ -154,12 +218,35 @@ func (p *Pages) Render(w io.Writer, pr Problem) error {
 	if pr.Machine != "" {
 		d.Machine = p.Text(lang, "machine", map[string]string{"machine": pr.Machine})
 	}
-	for _, a := range pr.Alternatives {
-		name := a.Name
-		if name == "" {
-			name = a.Code
+	if pr.RetryAfter > 0 {
+		d.RetryAfter = pr.RetryAfter
+		d.RetryURL = withLang(pr.URL, lang.Code)
+		d.RetryLabel = p.Text(lang, "retry.now", nil)
+		d.RetryNote = p.counted(lang, "retry.auto", pr.RetryAfter)
+	}
+	// Full machines last: the first ones offered can take an order now.
+	alts := slices.Clone(pr.Alternatives)
+	slices.SortStableFunc(alts, func(a, b Alternative) int {
+		switch {
+		case a.Full == b.Full:
+			return 0
+		case a.Full:
+			return 1
 		}
-		d.Alternatives = append(d.Alternatives, altData{Name: name, Queue: p.queueText(lang, a.QueueLength), URL: a.URL})
+		return -1
+	})
+	for _, a := range alts {
+		ad := altData{Name: a.Name, Queue: p.queueText(lang, a.QueueLength)}
+		if ad.Name == "" {
+			ad.Name = a.Code
+		}
+		if a.Full {
+			ad.Full = p.Text(lang, "alts.full", nil)
+		} else {
+			ad.URL = a.URL
+			ad.Wait = p.waitText(lang, a.EstimatedWaitSeconds)
+		}
+		d.Alternatives = append(d.Alternatives, ad)
 	}
 	for _, l := range locale.Languages() {
 		d.Languages = append(d.Languages, langLink{Code: l.Code, Name: l.Name, URL: withLang(pr.URL, l.Code), Current: l.Code == lang.Code})
@@ -167,16 +254,30 @@ func (p *Pages) Render(w io.Writer, pr Problem) error {
 	return p.tmpl.Execute(w, d)
 }
 
-// queueText says how long a machine's line is, in lang's plural form and
-// digits.
+// queueText says how long a machine's line is.
 func (p *Pages) queueText(lang locale.Language, n int) string {
 	if n <= 0 {
 		return p.Text(lang, "alts.noLine", nil)
 	}
+	return p.counted(lang, "alts.queue", n)
+}
+
+// waitText says about how long an order placed now waits, in whole
+// minutes rounded up; nothing when the machine expects no wait.
+func (p *Pages) waitText(lang locale.Language, seconds int) string {
+	if seconds <= 0 {
+		return ""
+	}
+	return p.counted(lang, "alts.wait", (seconds+59)/60)
+}
+
+// counted is the string of family for the count n, in lang's plural form
+// and digits ({n}).
+func (p *Pages) counted(lang locale.Language, family string, n int) string {
 	tag := lang.Tag()
-	key := "alts.queue." + formName(plural.Cardinal.MatchPlural(tag, n, 0, 0, 0, 0))
+	key := family + "." + formName(plural.Cardinal.MatchPlural(tag, n, 0, 0, 0, 0))
 	if _, ok := p.strings[lang.Code][key]; !ok {
-		key = "alts.queue.other"
+		key = family + ".other" // beyond maxCount, a form New did not require
 	}
 	return p.Text(lang, key, map[string]string{"n": message.NewPrinter(tag).Sprint(n)})
 }

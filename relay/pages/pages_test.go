@@ -140,6 +140,105 @@ func TestAlternativesInEachLanguage(t *testing.T) {
 	}
 }
 
+// Each machine offered shows its line and about how long an order placed
+// now waits, in the language's words and plural forms; a full machine
+// says "Full", comes after the ones that can take an order, and is no
+// link (it would only refuse the order).
+func TestAlternativesShowLineWaitAndFull(t *testing.T) {
+	p := load(t)
+	nearby := []pages.Alternative{
+		{Name: "Food court", Code: "CT0700027", URL: "/editor?machine=CT0700027&location=mall-3f", QueueLength: 20, EstimatedWaitSeconds: 7200, Full: true},
+		{Name: "East escalator", Code: "CT0700026", URL: "/editor?machine=CT0700026&location=mall-3f", QueueLength: 3, EstimatedWaitSeconds: 25*60 - 30},
+	}
+	for _, c := range []struct{ lang, free, full string }{
+		{"en", "3 orders in line · wait about 25 minutes", "Full"},
+		{"es", "3 pedidos en cola · espera aprox. de 25 minutos", "Llena"},
+		{"fr", "3 commandes en attente · environ 25 minutes d’attente", "Complète"},
+		{"de", "3 Bestellungen warten · ca. 25 Minuten Wartezeit", "Voll"},
+		{"zh-CN", "3 个订单排队中 · 预计等待约 25 分钟", "已满"},
+		{"ar", "٣ طلبات في الطابور · انتظار نحو ٢٥ دقيقة", "ممتلئ"}, // Arabic-Indic digits, "many" form
+	} {
+		t.Run(c.lang, func(t *testing.T) {
+			page := render(t, p, pages.Problem{Lang: lang(t, c.lang), Code: "machine_offline", OfferAlternatives: true, Alternatives: nearby})
+			if !strings.Contains(page, `<a class="alt" href="/editor?machine=CT0700026&amp;location=mall-3f"><span class="name">East escalator</span><span class="queue">`+c.free) {
+				t.Errorf("the free machine is not offered with %q:\n%s", c.free, page)
+			}
+			if !strings.Contains(page, `<span class="name">Food court</span><span class="queue"><span class="full-tag">`+c.full+`</span> · `) {
+				t.Errorf("the full machine does not say %q:\n%s", c.full, page)
+			}
+			if strings.Contains(page, "machine=CT0700027") {
+				t.Errorf("the full machine is offered as a link:\n%s", page)
+			}
+			if strings.Index(page, "East escalator") > strings.Index(page, "Food court") {
+				t.Errorf("the full machine comes before the free one:\n%s", page)
+			}
+		})
+	}
+
+	// Waits take the plural form of their number of minutes, rounded up;
+	// a machine that expects no wait says nothing of it.
+	for _, c := range []struct {
+		lang    string
+		seconds int
+		want    string
+	}{
+		{"en", 40, "no line · wait about 1 minute<"},
+		{"en", 61, "no line · wait about 2 minutes<"},
+		{"en", 0, "no line<"},
+		{"de", 60, "ca. 1 Minute Wartezeit<"},
+		{"fr", 60, "environ 1 minute d’attente<"},
+		{"es", 120, "espera aprox. de 2 minutos<"},
+		{"ar", 60, "انتظار نحو دقيقة واحدة<"},
+		{"ar", 120, "انتظار نحو دقيقتين<"},
+		{"ar", 5 * 60, "دقائق<"},  // few
+		{"ar", 12 * 60, "دقيقة<"}, // many
+	} {
+		alts := []pages.Alternative{{Name: "East", Code: "CT0700026", URL: "/editor?machine=CT0700026", EstimatedWaitSeconds: c.seconds}}
+		page := render(t, p, pages.Problem{Lang: lang(t, c.lang), Code: "machine_offline", OfferAlternatives: true, Alternatives: alts})
+		if !strings.Contains(page, c.want) {
+			t.Errorf("%s, %d s to wait: no %q in\n%s", c.lang, c.seconds, c.want, page)
+		}
+	}
+}
+
+// A page for a machine that cannot answer now loads itself again after
+// the relay's Retry-After, and offers to try again at once: both go to
+// the same address, in the customer's language. Other pages stay put.
+func TestRetryingPages(t *testing.T) {
+	p := load(t)
+	u, _ := url.Parse("/editor?machine=CT0700027&location=mall-3f")
+	for _, c := range []struct{ lang, button, note string }{
+		{"en", "Try again", "This page tries again by itself in 30 seconds."},
+		{"es", "Reintentar", "Esta página lo volverá a intentar sola en 30 segundos."},
+		{"fr", "Réessayer", "Cette page réessaiera d’elle-même dans 30 secondes."},
+		{"de", "Erneut versuchen", "Diese Seite versucht es in 30 Sekunden von selbst erneut."},
+		{"zh-CN", "重试", "本页面将在 30 秒后自动重试。"},
+		{"ar", "إعادة المحاولة", "ستعيد هذه الصفحة المحاولة تلقائيًا بعد"},
+	} {
+		t.Run(c.lang, func(t *testing.T) {
+			same := `?lang=` + c.lang + `&amp;location=mall-3f&amp;machine=CT0700027`
+			page := render(t, p, pages.Problem{Lang: lang(t, c.lang), Code: "machine_offline", Machine: "CT0700027", URL: u, RetryAfter: 30})
+			for _, want := range []string{
+				`<meta http-equiv="refresh" content="30; url=` + same + `">`,
+				`<a class="retry" href="` + same + `">` + c.button + `</a>`,
+				c.note,
+			} {
+				if !strings.Contains(page, want) {
+					t.Errorf("no %s in\n%s", want, page)
+				}
+			}
+			page = render(t, p, pages.Problem{Lang: lang(t, c.lang), Code: "unknown_machine", Machine: "CT0700027", URL: u})
+			if strings.Contains(page, "http-equiv") || strings.Contains(page, `class="retry"`) {
+				t.Errorf("a page without RetryAfter retries:\n%s", page)
+			}
+		})
+	}
+	page := render(t, p, pages.Problem{Lang: lang(t, "en"), Code: "agent_reconnected", URL: u, RetryAfter: 1})
+	if !strings.Contains(page, `content="1; url=`) || !strings.Contains(page, "in 1 second.") {
+		t.Errorf("a one-second retry:\n%s", page)
+	}
+}
+
 // Whatever reaches a page (a machine's name from its agent, the request's
 // URL) is text, never markup.
 func TestHostileInputIsEscaped(t *testing.T) {
@@ -151,7 +250,10 @@ func TestHostileInputIsEscaped(t *testing.T) {
 		Alternatives: []pages.Alternative{{
 			Name: `<script>alert("name")</script>`, Code: "CT0700027",
 			URL: `javascript:alert(1)`, QueueLength: 1,
+		}, {
+			Name: `<script>alert("full")</script>`, Code: "CT0700028", QueueLength: 20, Full: true,
 		}},
+		RetryAfter: 30,
 	})
 	for _, bad := range []string{"<script>alert", "<img src=x", `href="javascript:`} {
 		if strings.Contains(page, bad) {
@@ -159,17 +261,22 @@ func TestHostileInputIsEscaped(t *testing.T) {
 		}
 	}
 
-	// A request path that names another host never becomes a link to it:
-	// the language links are queries, resolved on the relay.
-	for _, raw := range []string{"//evil.example/x", "/%2F%2Fevil.example/", "///evil.example/"} {
+	// A request path that names another host never becomes a link to it,
+	// nor the page's retry: the language links and the retry are queries,
+	// resolved on the relay; a quote in the query stays in the query.
+	for _, raw := range []string{"//evil.example/x", "/%2F%2Fevil.example/", "///evil.example/", `/editor?machine=x";url=//evil.example/&'a=1`} {
 		u, err := url.Parse(raw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		page := render(t, p, pages.Problem{Lang: locale.Fallback(), Code: "bad_path", URL: u})
-		for _, href := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(page, -1) {
-			if !strings.HasPrefix(href[1], "?") {
-				t.Errorf("path %q: a link %q leaves the page", raw, href[1])
+		page := render(t, p, pages.Problem{Lang: locale.Fallback(), Code: "agent_timeout", URL: u, RetryAfter: 5})
+		links := regexp.MustCompile(`(?:href="|url=)([^"]*)"`).FindAllStringSubmatch(page, -1)
+		if len(links) != len(locale.Languages())+2 {
+			t.Errorf("path %q: %d links, want the languages', the button's and the refresh's", raw, len(links))
+		}
+		for _, link := range links {
+			if !strings.HasPrefix(link[1], "?") || strings.ContainsAny(strings.ReplaceAll(link[1], "&amp;", "&"), `;'"`) {
+				t.Errorf("path %q: a link %q leaves the page", raw, link[1])
 			}
 		}
 	}
