@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: the benchmark suite, printed as a table of medians.
 # COUNT runs of each benchmark (default 5); raw output goes to bench.out.
+# JOURNEY_RUNS journeys per network profile for the phone's journey (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-5}
@@ -23,3 +24,11 @@ echo "== Go benchmarks (count=$COUNT; raw output in $OUT)"
 echo
 echo "== Relay load harness (scripts/loadtest)"
 go run ./scripts/loadtest --relay-bin bin/casefleet-relay
+
+# The customer's phone through the relay on throttled networks (Chromium's
+# network emulation): QR link to the phone models, Order to "in line", the
+# bytes the order uploads. Real binaries (make bench builds them) and
+# Debian's Chromium, loopback only; JOURNEY_RUNS journeys per network (default 3).
+echo
+echo "== The phone's journey, throttled (scripts/journey)"
+go run ./scripts/journey --bin bin --runs "${JOURNEY_RUNS:-3}"
