@@ -89,6 +89,13 @@ func (c *Customer) FirstProduct(t testing.TB) string {
 // PostPrint uploads photo as a new order and returns the raw response.
 func (c *Customer) PostPrint(t testing.TB, productID string, photo []byte, placement string) *http.Response {
 	t.Helper()
+	return c.PostPrintOnce(t, productID, photo, placement, "")
+}
+
+// PostPrintOnce is PostPrint with an Idempotency-Key header (none if key
+// is empty), as the web app sends it.
+func (c *Customer) PostPrintOnce(t testing.TB, productID string, photo []byte, placement, key string) *http.Response {
+	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	_ = mw.WriteField("sessionId", c.SessionID)
@@ -102,7 +109,15 @@ func (c *Customer) PostPrint(t testing.TB, productID string, photo []byte, place
 	}
 	_, _ = fw.Write(photo)
 	_ = mw.Close()
-	resp, err := c.Client.Post(c.API+"/print", mw.FormDataContentType(), &body)
+	req, err := http.NewRequest(http.MethodPost, c.API+"/print", &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := c.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -187,6 +187,7 @@ func TestHundredConcurrentOrdersFillTheCapExactly(t *testing.T) {
 		// The first order waits at the machine for the whole test: a
 		// release would move everyone up a place mid-burst.
 		c.Queue.PaymentTimeout = time.Hour
+		c.Machine.Currency = "EUR"
 	})
 	photo := agenttest.Photo(t, 200, 200)
 	customers := make([]*agenttest.Customer, 100)
@@ -245,6 +246,22 @@ func TestHundredConcurrentOrdersFillTheCapExactly(t *testing.T) {
 		if p != i+1 {
 			t.Fatalf("positions %v, want 1..20 each once", positions)
 		}
+	}
+
+	// The machine's status says the line is full (and in what currency it
+	// prices), so a phone can tell before designing.
+	resp, err := http.Get(k.agent.API() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		QueueLength, QueueCapacity int
+		Full                       bool
+		Currency                   string
+	}
+	agenttest.MustJSON(t, resp, &st)
+	if st.QueueLength != 20 || st.QueueCapacity != 20 || !st.Full || st.Currency != "EUR" {
+		t.Fatalf("status %+v, want 20 of 20, full, EUR", st)
 	}
 }
 

@@ -54,3 +54,35 @@ func FuzzValidFileName(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIdempotencyKey: any header value is either refused with a clear
+// error or read as a key of visible ASCII within the bound, and a key is
+// read the same bare or quoted.
+func FuzzIdempotencyKey(f *testing.F) {
+	for _, s := range []string{"k", `"k"`, `""`, "\x00", strings.Repeat("a", 300), "clé", `"a\"b"`, "a b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, value string) {
+		r := httptest.NewRequest(http.MethodPost, "/print", nil)
+		r.Header["Idempotency-Key"] = []string{value}
+		key, err := idempotencyKeyOf(r)
+		if err != nil {
+			if e, ok := err.(*apiError); !ok || e.code != "bad_idempotency_key" {
+				t.Fatalf("error %v is not bad_idempotency_key", err)
+			}
+			return
+		}
+		if key == "" || len(key) > maxIdempotencyKey {
+			t.Fatalf("accepted key %q of %d bytes", key, len(key))
+		}
+		for i := 0; i < len(key); i++ {
+			if key[i] <= ' ' || key[i] > '~' || key[i] == '"' {
+				t.Fatalf("accepted key %q with byte %#x", key, key[i])
+			}
+		}
+		r.Header["Idempotency-Key"] = []string{`"` + key + `"`}
+		if quoted, err := idempotencyKeyOf(r); err != nil || quoted != key {
+			t.Fatalf("quoted %q read as %q, %v", key, quoted, err)
+		}
+	})
+}

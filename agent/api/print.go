@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,10 +39,35 @@ type printRequest struct {
 	imageURL  string // an image on an allowed host
 }
 
+// hash is what the request asks for (product, placement, image), to tell
+// a retry from another order under the same idempotency key. It ignores
+// how the body was framed (multipart boundaries, field order).
+func (req printRequest) hash() string {
+	h := sha256.New()
+	placement, _ := json.Marshal(req.placement)
+	fmt.Fprintf(h, "product %q\nplacement %s\n", req.productID, placement)
+	if req.imageURL != "" {
+		fmt.Fprintf(h, "image_url %q\n", req.imageURL)
+	} else {
+		img := sha256.Sum256(req.image)
+		fmt.Fprintf(h, "image %x\n", img)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // print creates an order: the photo is rendered at the template's size
 // into the print file, which is written durably before the order is
 // queued, so an acknowledged order always has its file.
+//
+// With an Idempotency-Key header the order is made once per session and
+// key: a retry (the answer was lost, the page reloaded) gets the order
+// already made, with 200 and Idempotent-Replayed: true; the same key with
+// another request is refused with 422.
 func (s *Server) print(w http.ResponseWriter, r *http.Request) error {
+	key, err := idempotencyKeyOf(r)
+	if err != nil {
+		return err
+	}
 	req, err := s.readPrintRequest(w, r)
 	if err != nil {
 		return err
@@ -48,6 +75,15 @@ func (s *Server) print(w http.ResponseWriter, r *http.Request) error {
 	sess, err := s.sessionOf(r, req.sessionID)
 	if err != nil {
 		return err
+	}
+	if key != "" {
+		o, found, err := s.opt.Queue.FindByIdempotencyKey(sess.SessionID, key)
+		if err != nil {
+			return err
+		}
+		if found {
+			return s.replay(w, o, req.hash())
+		}
 	}
 	if err := s.limits.allowOrder(sess.SessionID); err != nil {
 		return err
@@ -80,11 +116,13 @@ func (s *Server) print(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.opt.Queue.Enqueue(queue.Order{
-		SessionID:   sess.SessionID,
-		MachineCode: s.opt.MachineCode,
-		ProductID:   req.productID,
-		PrintFile:   name,
+	o, created, err := s.opt.Queue.EnqueueOnce(queue.Order{
+		SessionID:      sess.SessionID,
+		MachineCode:    s.opt.MachineCode,
+		ProductID:      req.productID,
+		PrintFile:      name,
+		IdempotencyKey: key,
+		RequestHash:    req.hash(),
 	})
 	if err != nil {
 		_ = s.opt.Files.Remove(name)
@@ -92,6 +130,10 @@ func (s *Server) print(w http.ResponseWriter, r *http.Request) error {
 			return s.queueFull()
 		}
 		return fmt.Errorf("enqueue order: %w", err)
+	}
+	if !created { // a retry with the same key overtook this one
+		_ = s.opt.Files.Remove(name)
+		return s.replay(w, o, req.hash())
 	}
 	if _, err := s.opt.Sessions.Update(sess.SessionID, func(ss *session.Session) error {
 		ss.OrderID = o.ID
@@ -105,6 +147,49 @@ func (s *Server) print(w http.ResponseWriter, r *http.Request) error {
 	s.opt.Machine.Kick()
 	writeJSON(w, http.StatusAccepted, toPublicOrder(o))
 	return nil
+}
+
+// replay answers a request whose idempotency key already made order o.
+func (s *Server) replay(w http.ResponseWriter, o queue.Order, hash string) error {
+	if o.RequestHash != hash {
+		return newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
+			"This Idempotency-Key was already used for a different order. Use a new key for a new order.")
+	}
+	s.log.Info("order retried", "order", o.ID, "session", o.SessionID)
+	w.Header().Set("Idempotent-Replayed", "true")
+	writeJSON(w, http.StatusOK, toPublicOrder(o))
+	return nil
+}
+
+// maxIdempotencyKey bounds an Idempotency-Key (a page sends 22-36 chars).
+const maxIdempotencyKey = 255
+
+// idempotencyKeyOf reads the Idempotency-Key header: "" when absent. The
+// IETF draft makes it a structured-field string ("..."); a bare token is
+// taken too, as most clients send one.
+func idempotencyKeyOf(r *http.Request) (string, error) {
+	values := r.Header.Values("Idempotency-Key")
+	if len(values) == 0 {
+		return "", nil
+	}
+	bad := newError(http.StatusBadRequest, "bad_idempotency_key",
+		fmt.Sprintf("Idempotency-Key must be one value of 1 to %d visible ASCII characters.", maxIdempotencyKey))
+	if len(values) > 1 {
+		return "", bad
+	}
+	key := values[0]
+	if len(key) >= 2 && key[0] == '"' && key[len(key)-1] == '"' {
+		key = key[1 : len(key)-1]
+	}
+	if key == "" || len(key) > maxIdempotencyKey {
+		return "", bad
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x21 || key[i] > 0x7e || key[i] == '"' || key[i] == '\\' {
+			return "", bad
+		}
+	}
+	return key, nil
 }
 
 // checkAccepting refuses orders early when the machine is offline or the

@@ -107,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET "+m+"/status", s.machineRoute(s.status))
 	mux.HandleFunc("GET "+m+"/products", s.machineRoute(s.products))
 	mux.HandleFunc("POST "+m+"/session", s.machineRoute(s.startSession))
+	mux.HandleFunc("GET "+m+"/session/{id}", s.machineRoute(s.getSession))
 	mux.HandleFunc("POST "+m+"/print", s.machineRoute(s.print))
 	mux.HandleFunc("GET "+m+"/queue/{order}", s.machineRoute(s.getOrder))
 	mux.HandleFunc("DELETE "+m+"/queue/{order}", s.machineRoute(s.cancelOrder))

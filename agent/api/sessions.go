@@ -66,15 +66,32 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// getSession answers GET .../session/{id}: the session and its current
+// order, without changing it.
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.sessionOf(r, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.publicSession(sess, true))
+	return nil
+}
+
+// publicSession names the session's latest order. It is read from the
+// queue, where the order and its session are one record: the session's
+// own pointer is written after the order commits and is lost if the agent
+// stops in between.
 func (s *Server) publicSession(sess session.Session, resumed bool) publicSession {
 	p := publicSession{
 		SessionID: sess.SessionID, MachineCode: sess.MachineCode, StartTime: sess.StartTime,
-		CurrentDesign: sess.CurrentDesign, OrderStatus: session.StatusDesigning, OrderID: sess.OrderID, Resumed: resumed,
+		CurrentDesign: sess.CurrentDesign, OrderStatus: session.StatusDesigning, Resumed: resumed,
 	}
-	if sess.OrderID != "" {
-		if o, err := s.opt.Queue.Get(sess.OrderID); err == nil {
-			p.OrderStatus = sessionOrderStatus(o.Status)
-		}
+	orders, err := s.opt.Queue.BySession(sess.SessionID)
+	if err != nil {
+		s.log.Warn("orders of session", "session", sess.SessionID, "err", err)
+	}
+	if n := len(orders); n > 0 {
+		p.OrderID, p.OrderStatus = orders[n-1].ID, sessionOrderStatus(orders[n-1].Status)
 	}
 	return p
 }
