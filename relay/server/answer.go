@@ -45,7 +45,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, f failure) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Add("Vary", "Accept") // a page for browsers, JSON for programs
 	if f.retryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int((f.retryAfter+time.Second-1)/time.Second)))
+		h.Set("Retry-After", strconv.Itoa(retrySeconds(f.retryAfter)))
 	}
 	if wantsHTML(r) {
 		s.answerPage(w, r, f)
@@ -79,15 +79,30 @@ func (s *Server) answerPage(w http.ResponseWriter, r *http.Request, f failure) {
 		return
 	}
 	p := pages.Problem{Lang: lang, Code: f.code, Vars: f.vars, Machine: f.machine, URL: r.URL}
+	if f.retryAfter > 0 && r.Method == http.MethodGet {
+		// The page tries again when Retry-After says it may (a machine
+		// whose agent is away, a rate limit): a customer who waits lands
+		// in the app once the agent is back, without a tap.
+		p.RetryAfter = retrySeconds(f.retryAfter)
+	}
 	if f.alts != nil {
 		p.OfferAlternatives = true
 		for _, m := range *f.alts {
-			p.Alternatives = append(p.Alternatives, pages.Alternative{Name: m.Name, Code: m.Code, URL: m.EditorURL, QueueLength: m.QueueLength})
+			p.Alternatives = append(p.Alternatives, pages.Alternative{
+				Name: m.Name, Code: m.Code, URL: m.EditorURL,
+				QueueLength: m.QueueLength, EstimatedWaitSeconds: m.EstimatedWaitSeconds, Full: m.Full,
+			})
 		}
 	}
 	if err := s.pages.Render(w, p); err != nil {
 		s.log.Debug("write page", "code", f.code, "err", err)
 	}
+}
+
+// retrySeconds is d in whole seconds, rounded up, for Retry-After and
+// the page's own retry alike.
+func retrySeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
 }
 
 // wantsHTML reports whether the client is a browser navigating, rather

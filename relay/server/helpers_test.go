@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,6 +20,10 @@ import (
 type kiosk struct {
 	code, name, location string
 	release              chan struct{} // closes to let /slow answer
+	// status, if set, is the status answer's fields beyond code, name and
+	// location (default: online with 2 in line, as an agent before
+	// queueCapacity and full answers). Set before the kiosk starts.
+	status map[string]any
 
 	mu   sync.Mutex
 	seen []string
@@ -41,7 +46,12 @@ func (k *kiosk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	prefix := "/api/chitu/machine/" + k.code
 	switch p := r.URL.Path; {
 	case p == prefix+"/status":
-		json.NewEncoder(w).Encode(map[string]any{"code": k.code, "name": k.name, "location": k.location, "status": "online", "queueLength": 2})
+		st := map[string]any{"code": k.code, "name": k.name, "location": k.location, "status": "online", "queueLength": 2}
+		if k.status != nil {
+			st = map[string]any{"code": k.code, "name": k.name, "location": k.location}
+			maps.Copy(st, k.status)
+		}
+		json.NewEncoder(w).Encode(st)
 	case p == prefix+"/headers":
 		json.NewEncoder(w).Encode(map[string]string{
 			"xff": r.Header.Get("X-Forwarded-For"), "proto": r.Header.Get("X-Forwarded-Proto"),
@@ -119,8 +129,9 @@ type apiError struct {
 		Message      string `json:"message"`
 		Machine      string `json:"machine"`
 		Alternatives []struct {
-			Code, Name, Location, Status, EditorURL string
-			QueueLength                             int
+			Code, Name, Location, Status, EditorURL          string
+			QueueLength, EstimatedWaitSeconds, QueueCapacity int
+			Full                                             bool
 		} `json:"alternatives"`
 	} `json:"error"`
 }

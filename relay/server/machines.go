@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -25,7 +26,12 @@ type MachineInfo struct {
 	Status               string `json:"status"` // the agent's: online, offline, printing, error; "unreachable" if it did not answer
 	QueueLength          int    `json:"queueLength"`
 	EstimatedWaitSeconds int    `json:"estimatedWaitSeconds"`
-	EditorURL            string `json:"editorUrl"` // relative: /editor?machine=CODE&location=L
+	// QueueCapacity is the most orders the machine's line holds, and Full
+	// says the line is at it (the machine refuses new orders). An agent
+	// older than these fields sends neither: 0 and false.
+	QueueCapacity int    `json:"queueCapacity"`
+	Full          bool   `json:"full"`
+	EditorURL     string `json:"editorUrl"` // relative: /editor?machine=CODE&location=L
 }
 
 // Limits of asking agents for their status.
@@ -43,6 +49,8 @@ type agentStatus struct {
 	Status               string `json:"status"`
 	QueueLength          int    `json:"queueLength"`
 	EstimatedWaitSeconds int    `json:"estimatedWaitSeconds"`
+	QueueCapacity        int    `json:"queueCapacity"` // absent (0) from older agents
+	Full                 bool   `json:"full"`          // absent (false) from older agents
 }
 
 // onlineMachine is a machine with a live tunnel, here or at a peer.
@@ -142,6 +150,7 @@ func (s *Server) machineInfos(ctx context.Context, ms []onlineMachine) []Machine
 			if err == nil {
 				info.Name, info.Status = st.Name, st.Status
 				info.QueueLength, info.EstimatedWaitSeconds = st.QueueLength, st.EstimatedWaitSeconds
+				info.QueueCapacity, info.Full = st.QueueCapacity, st.Full
 				if info.Location == "" {
 					info.Location = st.Location
 				}
@@ -236,8 +245,9 @@ func atLocation(ms []onlineMachine, location, except string) []onlineMachine {
 	return out
 }
 
-// alternatives are the machines at location, other than except, that can
-// take an order now.
+// alternatives are the working machines at location, other than except:
+// first those that can take an order now, then the full ones (shown as
+// full, so that the customer knows why not).
 func (s *Server) alternatives(ctx context.Context, location, except string) []MachineInfo {
 	out := []MachineInfo{}
 	if location == "" {
@@ -248,6 +258,15 @@ func (s *Server) alternatives(ctx context.Context, location, except string) []Ma
 			out = append(out, info)
 		}
 	}
+	slices.SortStableFunc(out, func(a, b MachineInfo) int {
+		switch {
+		case a.Full == b.Full:
+			return 0
+		case a.Full:
+			return 1
+		}
+		return -1
+	})
 	return out
 }
 
