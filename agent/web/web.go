@@ -74,7 +74,7 @@ func Handler(opt Options) (http.Handler, error) {
 // moduleNames are the page's JavaScript modules, by the bare names they
 // import each other with ("casefleet/" + name).
 func moduleNames() []string {
-	return []string{"main", "api", "i18n", "store", "preview", "gestures", "editor", "picker", "status", "events", "notify", "problems", "view"}
+	return []string{"main", "api", "i18n", "store", "preview", "prepare", "gestures", "editor", "picker", "status", "events", "notify", "problems", "view"}
 }
 
 // locationPattern bounds the optional ?location= (an opaque hint).

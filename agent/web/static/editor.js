@@ -8,6 +8,7 @@ import {
   Preview, defaultPlacement, clampPlacement, fillScale, fitScale, templatePixelsPerPhotoPixel,
 } from 'casefleet/preview';
 import { attachGestures } from 'casefleet/gestures';
+import { prepare } from 'casefleet/prepare';
 
 // A photo stretched over more template pixels than this per photo pixel
 // prints visibly soft (the template is 300 dpi: this is under 150 dpi).
@@ -145,11 +146,26 @@ async function usePhoto(blob, name, { fresh }) {
 }
 
 // prepareUpload is what goes up for an order made of snap: the photo and
-// the placement that means the same on the agent. (For now the photo as
-// chosen; see the photo-preparation work.)
+// the placement that means the same on the agent. Only what the print
+// needs (see prepare.js); the photo as chosen when the print size is not
+// known (a stand-in template) or preparing fails.
 export async function prepareUpload(snap) {
-  return { blob: snap.photoBlob, name: snap.photoName, placement: snap.placement };
+  const original = { blob: snap.photoBlob, name: snap.photoName, placement: snap.placement };
+  if (!snap.photo || !snap.template || !snap.exactTemplate) return original;
+  try {
+    lastPrepared = await prepare({
+      photo: snap.photo, blob: snap.photoBlob, name: snap.photoName, template: snap.template, placement: snap.placement,
+    });
+    return { blob: lastPrepared.blob, name: lastPrepared.name, placement: lastPrepared.placement };
+  } catch {
+    return original;
+  }
 }
+
+// lastPrepared is the last upload prepareUpload made, with its crop and
+// how long it took (the photo-preparation tests report it).
+let lastPrepared = null;
+export const lastPreparation = () => lastPrepared && { ...lastPrepared, blob: null, size: lastPrepared.blob.size, type: lastPrepared.blob.type };
 
 export function forgetPhoto() {
   if (state.photo) URL.revokeObjectURL(state.photo.src);
