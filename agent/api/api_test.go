@@ -418,3 +418,80 @@ func TestEventsResumeFromLastEventID(t *testing.T) {
 		t.Fatalf("missed stages: got %v, want %v", stages, want)
 	}
 }
+
+// A phone that reconnects after its line moved while it was away hears
+// its new place at once, even though its own order did not change (it
+// kept the old place until its order itself changed).
+func TestAResumedStreamSendsTheCurrentPlace(t *testing.T) {
+	k := startKiosk(t, agenttest.SimOptions{PayDelay: -1}, func(c *config.Config) {
+		c.Queue.PaymentTimeout = time.Hour // the first order holds the machine
+	})
+	ahead := agenttest.NewCustomer(t, k.agent.API())
+	phone := agenttest.NewCustomer(t, k.agent.API())
+	ahead.Order(t, k.product) // goes to the machine
+	agenttest.Eventually(t, 10*time.Second, "first order at the machine", func() bool {
+		return len(k.sim.Orders(t, code)) == 1
+	})
+	second := ahead.Order(t, k.product)
+	mine := phone.Order(t, k.product)
+	if mine.QueuePosition < 2 {
+		t.Fatalf("my place %d, want behind the second order", mine.QueuePosition)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wsURL := "ws" + strings.TrimPrefix(k.agent.API(), "http") + "/events?sessionId=" + phone.SessionID
+	conn, _, err := websocket.Dial(ctx, wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type event struct {
+		ID   uint64          `json:"id"`
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}
+	read := func(c *websocket.Conn) event {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev event
+		agenttest.DecodeJSON(t, b, &ev)
+		return ev
+	}
+	var last uint64
+	for {
+		ev := read(conn)
+		last = ev.ID
+		if ev.Type == "orderUpdate" {
+			break
+		}
+	}
+	conn.Close(websocket.StatusNormalClosure, "relay restarting")
+
+	// While the phone is away the order ahead is cancelled: an event of
+	// another session, none of this one's.
+	req, _ := http.NewRequest(http.MethodDelete, k.agent.API()+"/queue/"+second.ID, nil)
+	req.Header.Set("X-Session-Id", ahead.SessionID)
+	if got := do(t, req); got.status != http.StatusOK {
+		t.Fatalf("cancel the order ahead: %d %s", got.status, got.code)
+	}
+
+	conn, _, err = websocket.Dial(ctx, fmt.Sprintf("%s&lastEventId=%d", wsURL, last), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	for {
+		ev := read(conn)
+		if ev.Type != "orderUpdate" {
+			continue
+		}
+		var got agenttest.Order
+		agenttest.DecodeJSON(t, ev.Data, &got)
+		if got.ID != mine.ID || got.QueuePosition != mine.QueuePosition-1 {
+			t.Fatalf("first update after the reconnect: %s at %d, want %s at %d", got.ID, got.QueuePosition, mine.ID, mine.QueuePosition-1)
+		}
+		return
+	}
+}

@@ -111,6 +111,8 @@ func (st *eventStream) run(ctx context.Context, resume bool) error {
 		if err := st.snapshot(ctx); err != nil {
 			return err
 		}
+	} else if err := st.watchWaiting(); err != nil {
+		return err
 	}
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
@@ -201,6 +203,22 @@ func (st *eventStream) drain(ctx context.Context) error {
 		}
 	}
 	return st.refreshPositions(ctx)
+}
+
+// watchWaiting marks the session's waiting orders as never sent, so that a
+// resumed stream sends their current places: the line may have moved while
+// the phone was away without an event of this session's.
+func (st *eventStream) watchWaiting() error {
+	orders, err := st.s.opt.Queue.BySession(st.session)
+	if err != nil {
+		return err
+	}
+	for _, o := range orders {
+		if o.Waiting() {
+			st.positions[o.ID] = [2]int{-1, -1}
+		}
+	}
+	return nil
 }
 
 func (st *eventStream) refreshPositions(ctx context.Context) error {
