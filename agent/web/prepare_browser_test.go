@@ -221,6 +221,22 @@ func watchUploads(p *phone) {
 	})()`)
 }
 
+// designWith opens the kiosk's page (on the phone models, or on the
+// design the phone last chose one for), designs an iPhone 15 case and
+// chooses the photo at path.
+func designWith(p *phone, fd *frontDoor, path string) {
+	p.t.Helper()
+	p.do(chromedp.Navigate(fd.editorURL("CT0700026", "mall-3f")))
+	p.waitFor("the phone models or the design", `!document.getElementById('v-pick').hidden || !document.getElementById('v-design').hidden`, 20*time.Second)
+	if eval[bool](p, `!document.getElementById('v-pick').hidden`) {
+		p.click(`#models button[data-product="101"]`)
+		p.view("design", 10*time.Second)
+	}
+	eval[bool](p, `import('casefleet/editor').then((m) => { window.__casefleetEditor = m; return true; })`)
+	p.do(chromedp.SetUploadFiles(chromedp.ID("photo-input"), []string{path}))
+	p.waitFor("the photo is on the case", `document.getElementById('preview').classList.contains('has-photo') && window.__casefleetEditor.snapshot().photoBlob?.name === `+jsString(filepath.Base(path)), 30*time.Second)
+}
+
 // orderDesign orders the phone's design as it stands and returns what
 // went up, the placement the customer saw, and the agent's print file.
 // The machine pays and prints by itself; the phone goes back to the
@@ -262,7 +278,7 @@ func orderDesign(t *testing.T, p *phone, sim *agenttest.Sim, code string) (uploa
 // renderOriginal is the print file Go makes from the whole photo.
 func renderOriginal(t *testing.T, photo []byte, tpl *printfile.Template, pl placement) image.Image {
 	t.Helper()
-	img, _, err := printfile.Decode(bytes.NewReader(photo), printfile.Limits{MaxPixels: 200_000_000})
+	img, _, err := printfile.Decode(bytes.NewReader(photo), printfile.Limits{MaxBytes: 100 << 20, MaxPixels: 200_000_000, MaxSide: 20000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,8 +342,7 @@ func TestPreparedUploadPrintsLikeTheWholePhoto(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p.t = t
-			design(p, fd.editorURL("CT0700026", "mall-3f"), writeFile(t, "camera.jpg", photo))
-			p.waitFor("the photo is on the case", `document.getElementById('preview').classList.contains('has-photo')`, 30*time.Second)
+			designWith(p, fd, writeFile(t, "camera.jpg", photo))
 			tc.arrange(p)
 			up, pl, got := orderDesign(t, p, sim, "CT0700026")
 			want := renderOriginal(t, photo, tpl, pl)
@@ -338,12 +353,20 @@ func TestPreparedUploadPrintsLikeTheWholePhoto(t *testing.T) {
 				t.Errorf("%d bytes went up, more than a quarter of the photo's %d", up.Bytes, len(photo))
 			}
 			if db < minPSNR {
-				saveScreenshot(t, "prepared-print-file", encodePNGBytes(t, got))
-				saveScreenshot(t, "whole-photo-print-file", encodePNGBytes(t, want))
+				dumpPrintFiles(t, got, want)
 				t.Errorf("the print file from the prepared upload differs from the whole photo's: PSNR %.1f dB, want at least %.0f", db, minPSNR)
 			}
 		})
 	}
+}
+
+// dumpPrintFiles leaves both print files of a failed comparison with the
+// run's screenshots, named after the test.
+func dumpPrintFiles(t *testing.T, prepared, whole image.Image) {
+	t.Helper()
+	name := strings.NewReplacer("/", "-", " ", "_").Replace(t.Name())
+	saveScreenshot(t, name+"-prepared", encodePNGBytes(t, prepared))
+	saveScreenshot(t, name+"-whole-photo", encodePNGBytes(t, whole))
 }
 
 func encodePNGBytes(t *testing.T, img image.Image) []byte {
@@ -367,13 +390,16 @@ func TestPreparedUploadOfEveryKindOfPhoto(t *testing.T) {
 	p := newPhone(t, "kit", "en")
 
 	camera := photoLike(1600, 1200, 3)
-	transparent := image.NewNRGBA(image.Rect(0, 0, 1200, 1600))
-	for y := range 1600 {
-		for x := range 1200 {
-			// A round sticker on a transparent ground, its rim half see-through.
-			d := math.Hypot(float64(x-600), float64(y-800))
-			alpha := uint8(max(0, min(255, (560-d)*8)))
-			transparent.SetNRGBA(x, y, color.NRGBA{uint8(x / 5), uint8(y / 7), 180, alpha})
+	// A round photo sticker on a transparent ground, its rim half
+	// see-through: large enough that its crop is worth sending.
+	transparent := image.NewNRGBA(image.Rect(0, 0, 1800, 2400))
+	grain := rand.New(rand.NewPCG(3, 4))
+	for y := range 2400 {
+		for x := range 1800 {
+			d := math.Hypot(float64(x-900), float64(y-1200))
+			alpha := uint8(max(0, min(255, (880-d)*8)))
+			n := grain.IntN(9)
+			transparent.SetNRGBA(x, y, color.NRGBA{uint8(x/8 + n), uint8(y/10 + n), uint8(170 + n), alpha})
 		}
 	}
 	panorama := image.NewRGBA(image.Rect(0, 0, 16000, 1000))
@@ -388,15 +414,21 @@ func TestPreparedUploadOfEveryKindOfPhoto(t *testing.T) {
 		thin.SetNRGBA(0, y, color.NRGBA{uint8(y / 16), 90, uint8(255 - y/16), 255})
 	}
 
+	// data is the file chosen; seen, if set, the photo as the browser
+	// shows it, for Go's render to compare with.
 	type photoFile struct {
-		name string
-		data []byte
+		name       string
+		data, seen []byte
 	}
 	jpegOf := func(name string, img image.Image, orientation int) photoFile {
 		_, b := writeJPEG(t, name, img, 92, orientation)
-		return photoFile{name, b}
+		return photoFile{name: name, data: b}
 	}
-	pngOf := func(name string, img image.Image) photoFile { return photoFile{name, encodePNGBytes(t, img)} }
+	pngOf := func(name string, img image.Image) photoFile {
+		return photoFile{name: name, data: encodePNGBytes(t, img)}
+	}
+	webpData, webpSeen := webpFromPage(t, p, fd)
+	webp := photoFile{"photo.webp", webpData, webpSeen}
 
 	for _, tc := range []struct {
 		name     string
@@ -409,10 +441,10 @@ func TestPreparedUploadOfEveryKindOfPhoto(t *testing.T) {
 		{name: "EXIF orientation 8 (turned left), zoomed", photo: jpegOf("eight.jpg", camera, 8), wantType: "image/jpeg", arrange: func(p *phone) {
 			p.click(`button[data-act="zoomIn"]`)
 		}},
-		{name: "PNG with transparency", photo: pngOf("sticker.png", transparent), arrange: func(p *phone) {
+		{name: "PNG with transparency", photo: pngOf("sticker.png", transparent), wantType: "image/png", arrange: func(p *phone) {
 			p.click(`button[data-act="zoomIn"]`) // the crop must keep the see-through rim
 		}},
-		{name: "WebP", photo: photoFile{"photo.webp", webpFromPage(t, p, fd)}},
+		{name: "WebP", photo: webp},
 		{name: "panorama 16000x1000", photo: jpegOf("panorama.jpg", panorama, 0)},
 		{name: "one pixel wide", photo: pngOf("thin.png", thin)},
 		{name: "moved off the case", photo: jpegOf("gone.jpg", camera, 0), blank: true, arrange: func(p *phone) {
@@ -426,21 +458,26 @@ func TestPreparedUploadOfEveryKindOfPhoto(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p.t = t
 			path := writeFile(t, tc.photo.name, tc.photo.data)
-			design(p, fd.editorURL("CT0700026", "mall-3f"), path)
-			p.waitFor("the photo is on the case", `document.getElementById('preview').classList.contains('has-photo')`, 30*time.Second)
+			designWith(p, fd, path)
 			if tc.arrange != nil {
 				tc.arrange(p)
 			}
 			up, pl, got := orderDesign(t, p, sim, "CT0700026")
-			want := renderOriginal(t, tc.photo.data, tpl, pl)
+			seen := tc.photo.data
+			if tc.photo.seen != nil {
+				seen = tc.photo.seen
+			}
+			want := renderOriginal(t, seen, tpl, pl)
 			db := psnr(got, want, tplImg)
 			t.Logf("%d bytes, %d went up (%s), placement %+v; PSNR %.1f dB", len(tc.photo.data), up.Bytes, up.Type, pl, db)
 			if tc.wantType != "" && up.Type != tc.wantType {
 				t.Errorf("the upload is %s, want %s", up.Type, tc.wantType)
 			}
+			if up.Bytes >= len(tc.photo.data) && len(tc.photo.data) > 100_000 {
+				t.Errorf("%d bytes went up for a photo of %d", up.Bytes, len(tc.photo.data))
+			}
 			if db < minPSNR {
-				saveScreenshot(t, "prepared-print-file", encodePNGBytes(t, got))
-				saveScreenshot(t, "whole-photo-print-file", encodePNGBytes(t, want))
+				dumpPrintFiles(t, got, want)
 				t.Errorf("the print file differs from the whole photo's: PSNR %.1f dB, want at least %.0f", db, minPSNR)
 			}
 			if tc.blank {
@@ -470,13 +507,17 @@ func inkedPixels(img image.Image) int {
 	return n
 }
 
-// webpFromPage is a 1500x1000 photo as WebP, written by the browser (Go
-// has no WebP encoder): a camera photo a customer saved from a web page.
-func webpFromPage(t *testing.T, p *phone, fd *frontDoor) []byte {
+// webpFromPage is a 1500x1000 photo as a lossy WebP, written by the
+// browser (Go has no WebP encoder): a photo a customer saved from a web
+// page. With it comes a PNG of the WebP as the browser decodes it: the
+// photo as the customer sees it. (Go's WebP decoder reads lossy WebP
+// colours as full range, golang/go#40173, so its own print of the WebP is
+// washed out; the prepared upload, decoded by the browser, is not.)
+func webpFromPage(t *testing.T, p *phone, fd *frontDoor) (webp, decoded []byte) {
 	t.Helper()
 	p.do(chromedp.Navigate(fd.editorURL("CT0700026", "mall-3f")))
-	p.view("pick", 20*time.Second)
-	data := eval[string](p, `new Promise((done) => {
+	p.waitFor("the page", `document.getElementById('v-loading').hidden`, 20*time.Second)
+	urls := eval[[]string](p, `(async () => {
 		const c = Object.assign(document.createElement('canvas'), { width: 1500, height: 1000 });
 		const ctx = c.getContext('2d');
 		const g = ctx.createLinearGradient(0, 0, 1500, 1000);
@@ -485,17 +526,28 @@ func webpFromPage(t *testing.T, p *phone, fd *frontDoor) []byte {
 		ctx.fillRect(0, 0, 1500, 1000);
 		ctx.fillStyle = '#c0392b';
 		for (let i = 0; i < 12; i++) { ctx.beginPath(); ctx.arc(100 + i * 120, 300 + (i % 4) * 150, 60, 0, 7); ctx.fill(); }
-		c.toBlob((b) => { const r = new FileReader(); r.onload = () => done(r.result); r.readAsDataURL(b); }, 'image/webp', 0.9);
-	})`)
-	b64, ok := strings.CutPrefix(data, "data:image/webp;base64,")
-	if !ok {
-		t.Fatalf("the browser wrote %.40q, not WebP", data)
+		const blob = (canvas, type, q) => new Promise((done) => canvas.toBlob(done, type, q));
+		const dataURL = (b) => new Promise((done) => { const r = new FileReader(); r.onload = () => done(r.result); r.readAsDataURL(b); });
+		const webp = await blob(c, 'image/webp', 0.9);
+		const img = new Image();
+		img.src = URL.createObjectURL(webp);
+		await img.decode();
+		const d = Object.assign(document.createElement('canvas'), { width: 1500, height: 1000 });
+		d.getContext('2d').drawImage(img, 0, 0);
+		return [await dataURL(webp), await dataURL(await blob(d, 'image/png'))];
+	})()`)
+	decode := func(url, prefix string) []byte {
+		b64, ok := strings.CutPrefix(url, prefix)
+		if !ok {
+			t.Fatalf("the browser wrote %.40q, want %s", url, prefix)
+		}
+		b, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
-	b, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return decode(urls[0], "data:image/webp;base64,"), decode(urls[1], "data:image/png;base64,")
 }
 
 // TestPrepareSettings measures, for the 12-MP photo at several
@@ -516,8 +568,7 @@ func TestPrepareSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newPhone(t, "mo", "en")
-	design(p, fd.editorURL("CT0700026", "mall-3f"), path)
-	p.waitFor("the photo is on the case", `document.getElementById('preview').classList.contains('has-photo')`, 30*time.Second)
+	designWith(p, fd, path)
 
 	placements := map[string]string{
 		"fill":      `{"scale":1,"rotation":0,"offset":{"x":0,"y":0},"flipX":false,"flipY":false}`,

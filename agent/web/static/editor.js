@@ -6,6 +6,7 @@ import { t, num, price } from 'casefleet/i18n';
 import { modelName } from 'casefleet/picker';
 import {
   Preview, defaultPlacement, clampPlacement, fillScale, fitScale, templatePixelsPerPhotoPixel,
+  printableSamples, uncovered,
 } from 'casefleet/preview';
 import { attachGestures } from 'casefleet/gestures';
 import { prepare } from 'casefleet/prepare';
@@ -19,6 +20,7 @@ const state = {
   model: null,
   template: null, // print_img as an <img>
   exactTemplate: false, // false when print_img failed and a stand-in is shown
+  printable: [], // sample points of the template's printable area (coverage warning)
   photo: null, // the photo as an <img>
   photoBlob: null, // the photo as chosen, uploaded as is
   photoName: '',
@@ -57,6 +59,7 @@ export function initEditor(h, boot) {
     const act = e.target.closest('button')?.dataset.act;
     if (act) tool(act);
   });
+  $('cover-fill').addEventListener('click', () => tool('fill'));
   $('change-model').addEventListener('click', () => hooks.onChangeModel());
   $('order-btn').addEventListener('click', () => {
     if (state.photo && state.model) hooks.onOrder(snapshot());
@@ -93,6 +96,7 @@ async function loadTemplate(model) {
     if (load !== templateLoad) return; // another model was chosen meanwhile
     state.template = img;
     state.exactTemplate = exact;
+    state.printable = printableSamples(img);
     preview.setTemplate(img);
     render();
     return;
@@ -245,4 +249,10 @@ export function render() {
   const soft = dims && state.exactTemplate && templatePixelsPerPhotoPixel(...dims, p) > SOFT_PRINT;
   $('small-note').hidden = !soft;
   $('small-note').textContent = soft ? t('design.tooSmall') : '';
+  // Any bare sample: the samples reach to 2 px from the case's edges, so
+  // a blank band that thin shows. Cheap enough for every gesture frame
+  // (a few thousand points mapped).
+  const bare = dims && uncovered(state.printable, ...dims, p) > 0;
+  $('cover-note').hidden = !bare;
+  $('cover-text').textContent = bare ? t('design.uncovered') : '';
 }

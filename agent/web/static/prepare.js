@@ -10,7 +10,7 @@
 // printfile.CropPlacement): the agent renders the same print file. Should
 // anything fail, the photo goes up as chosen, as it always did.
 
-import { cover } from 'casefleet/preview';
+import { cover, photoPoint } from 'casefleet/preview';
 
 // Settings, chosen by measuring a 12-MP photo through the real page (see
 // prepare_browser_test.go): at one uploaded pixel per template pixel the
@@ -18,23 +18,7 @@ import { cover } from 'casefleet/preview';
 // than a second JPEG pass does, and more pixels only cost bytes.
 export const DENSITY = 1; // uploaded pixels per template pixel, at most
 export const BLEED = 2; // template pixels around the template's edge
-export const QUALITY = 0.92; // JPEG (or WebP, for photos with transparency)
-
-// inverse maps a template point to the photo point it shows (the inverse
-// mapping of printfile's doc).
-function inverse(W, H, pw, ph, p) {
-  const k = p.scale * cover(W, H, pw, ph);
-  const a = (p.rotation * Math.PI) / 180;
-  const right = p.rotation % 90 === 0; // exact sines, as printfile uses
-  const sin = right ? Math.round(Math.sin(a)) : Math.sin(a);
-  const cos = right ? Math.round(Math.cos(a)) : Math.cos(a);
-  const fx = p.flipX ? -1 : 1, fy = p.flipY ? -1 : 1;
-  const cx = W / 2 + p.offset.x * W, cy = H / 2 + p.offset.y * H;
-  return (x, y) => {
-    const dx = x - cx, dy = y - cy;
-    return [pw / 2 + (fx * (cos * dx + sin * dy)) / k, ph / 2 + (fy * (-sin * dx + cos * dy)) / k];
-  };
-}
+export const QUALITY = 0.92; // JPEG; photos with transparency go as PNG
 
 // cropFor is the part of a pw x ph photo to send for placement p on a
 // W x H template: {x, y, f, w, h}, the rectangle at (x, y) of the photo
@@ -42,7 +26,7 @@ function inverse(W, H, pw, ph, p) {
 // the photo lands on the template.
 export function cropFor(W, H, pw, ph, p, { density = DENSITY, bleed = BLEED } = {}) {
   const k = p.scale * cover(W, H, pw, ph);
-  const inv = inverse(W, H, pw, ph, p);
+  const inv = photoPoint(W, H, pw, ph, p);
   const corners = [[-bleed, -bleed], [W + bleed, -bleed], [-bleed, H + bleed], [W + bleed, H + bleed]].map(([x, y]) => inv(x, y));
   const us = corners.map((c) => c[0]), vs = corners.map((c) => c[1]);
   // Each side of the photo: the run [a, b] the case needs, and whether
@@ -151,15 +135,11 @@ export async function prepare({ photo, blob, name, template, placement }, opt = 
 
   const alpha = mayHaveAlpha(blob) && hasTransparency(ctx, c.w, c.h);
   const quality = opt.quality ?? QUALITY;
-  let out;
-  if (alpha) {
-    // JPEG has no transparency (it would print black): WebP keeps it
-    // where the browser can write WebP, else PNG.
-    out = await encode(canvas, 'image/webp', quality);
-    if (!out) out = await encode(canvas, 'image/png');
-  } else {
-    out = await encode(canvas, opt.type || 'image/jpeg', quality);
-  }
+  // JPEG has no transparency (it would print black): PNG keeps it. Not
+  // lossy WebP, though it is smaller: the agent's WebP decoder
+  // (golang.org/x/image/webp) reads its colours as full range, so they
+  // would print washed out (golang/go#40173).
+  const out = alpha ? await encode(canvas, 'image/png') : await encode(canvas, opt.type || 'image/jpeg', quality);
   if (!out || (out.size >= blob.size && sendable(blob))) return done(original);
   const ext = { 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/png': 'png' }[out.type];
   return done({ blob: out, name: `photo.${ext}`, placement: cropPlacement(placement, W, H, pw, ph, c) });

@@ -36,6 +36,69 @@ export function drawPhoto(ctx, source, pw, ph, W, H, p) {
   ctx.restore();
 }
 
+// photoPoint is the inverse mapping of printfile's doc: a function from a
+// template point to the photo point it shows. Whole right angles use exact
+// sines, as printfile does.
+export function photoPoint(W, H, pw, ph, p) {
+  const k = p.scale * cover(W, H, pw, ph);
+  const a = (p.rotation * Math.PI) / 180;
+  const right = p.rotation % 90 === 0;
+  const sin = right ? Math.round(Math.sin(a)) : Math.sin(a);
+  const cos = right ? Math.round(Math.cos(a)) : Math.cos(a);
+  const fx = p.flipX ? -1 : 1, fy = p.flipY ? -1 : 1;
+  const cx = W / 2 + p.offset.x * W, cy = H / 2 + p.offset.y * H;
+  return (x, y) => {
+    const dx = x - cx, dy = y - cy;
+    return [pw / 2 + (fx * (cos * dx + sin * dy)) / k, ph / 2 + (fy * (-sin * dx + cos * dy)) / k];
+  };
+}
+
+// printableSamples are points spread over the part of the template that
+// takes ink (its opaque pixels), about `cells` along the long side, the
+// outermost 2 px from the edges so that a thin blank band shows too.
+// A template from another origin cannot be read back (the canvas is
+// tainted): then a rectangle with the rounded corners of a phone case
+// stands in.
+export function printableSamples(template, cells = 96) {
+  const W = template.naturalWidth, H = template.naturalHeight;
+  const step = Math.max(W, H) / cells;
+  const axis = (n) => {
+    const m = Math.max(2, Math.round((n - 4) / step) + 1);
+    return Array.from({ length: m }, (_, i) => 2 + (i * (n - 4)) / (m - 1));
+  };
+  const xs = axis(W), ys = axis(H);
+  let opaque;
+  try {
+    const c = Object.assign(document.createElement('canvas'), { width: W, height: H });
+    const ctx = c.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(template, 0, 0);
+    const px = ctx.getImageData(0, 0, W, H).data;
+    opaque = (x, y) => px[4 * (Math.floor(y) * W + Math.floor(x)) + 3] > 0;
+  } catch {
+    const r = 0.11 * Math.min(W, H);
+    opaque = (x, y) => {
+      const dx = Math.max(r - x, x - (W - r), 0), dy = Math.max(r - y, y - (H - r), 0);
+      return dx * dx + dy * dy <= r * r;
+    };
+  }
+  const out = [];
+  for (const y of ys) for (const x of xs) if (opaque(x, y)) out.push([x, y]);
+  return out;
+}
+
+// uncovered is the share of samples (template points) that the photo,
+// placed by p, does not reach: they would print blank.
+export function uncovered(samples, W, H, pw, ph, p) {
+  if (!samples.length) return 0;
+  const at = photoPoint(W, H, pw, ph, p);
+  let n = 0;
+  for (const [x, y] of samples) {
+    const [u, v] = at(x, y);
+    if (!(u >= 0 && u < pw && v >= 0 && v < ph)) n++;
+  }
+  return n / samples.length;
+}
+
 function trig(rotation) {
   const a = (rotation * Math.PI) / 180;
   return [Math.abs(Math.cos(a)), Math.abs(Math.sin(a))];
