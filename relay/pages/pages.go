@@ -3,7 +3,8 @@
 // (with other machines nearby), a full or slow machine, a rate limit. The
 // pages speak the customer's language (shared/locale), the same six as the
 // web app, right to left for Arabic, and need no script: a phone on a weak
-// link gets one small HTML answer.
+// link gets one small HTML answer. A page for something that passes (an
+// agent away) reloads itself with a meta refresh, which needs none either.
 package pages
 
 import (
