@@ -51,6 +51,7 @@ type Order struct {
 	QueuePosition        int        `json:"queuePosition"`
 	EstimatedWaitSeconds int        `json:"estimatedWaitSeconds"`
 	FailureReason        string     `json:"failureReason"`
+	CancelledBy          string     `json:"cancelledBy"`
 	PickupCode           string     `json:"pickupCode"`
 	CreatedAt            time.Time  `json:"createdAt"`
 	StartedAt            *time.Time `json:"startedAt"`

@@ -281,6 +281,9 @@ func TestCancelWhileQueued(t *testing.T) {
 	if got := cancel(second.ID); got.status != http.StatusOK {
 		t.Fatalf("cancel a queued order: %d %s", got.status, got.code)
 	}
+	if got := phone.Get(t, second.ID); got.Status != "cancelled" || got.CancelledBy != "customer" {
+		t.Fatalf("after the customer's cancel: %s by %q", got.Status, got.CancelledBy)
+	}
 	if got := phone.Get(t, second.ID); got.Status != "cancelled" {
 		t.Fatalf("cancelled order reads %+v", got)
 	}

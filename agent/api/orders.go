@@ -26,6 +26,7 @@ type publicOrder struct {
 	CompletedAt          *time.Time `json:"completedAt,omitempty"`
 	FailureReason        string     `json:"failureReason,omitempty"`
 	PickupCode           string     `json:"pickupCode,omitempty"`
+	CancelledBy          string     `json:"cancelledBy,omitempty"` // "customer" or "staff"
 }
 
 func toPublicOrder(o queue.Order) publicOrder {
@@ -34,7 +35,7 @@ func toPublicOrder(o queue.Order) publicOrder {
 		ImageURL: o.ImageURL, ProductID: o.ProductID, Status: string(o.Status), Stage: string(o.Stage),
 		QueuePosition: o.QueuePosition, EstimatedWaitSeconds: o.EstimatedWaitSeconds,
 		CreatedAt: o.CreatedAt, StartedAt: o.StartedAt, CompletedAt: o.CompletedAt,
-		FailureReason: o.FailureReason, PickupCode: o.PickupCode,
+		FailureReason: o.FailureReason, PickupCode: o.PickupCode, CancelledBy: o.CancelledBy,
 	}
 }
 

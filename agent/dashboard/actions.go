@@ -76,6 +76,7 @@ func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request) error {
 		}
 		atMachine = !o.Waiting()
 		o.Status, o.Stage = queue.StatusCancelled, queue.StageCancelled
+		o.CancelledBy = queue.CancelledByStaff
 		o.FailureReason = cancelledByStaff
 		return nil
 	})

@@ -105,7 +105,7 @@ func TestCancelAnOrderWaitingInLine(t *testing.T) {
 		t.Fatalf("cancel answered %+v", answer)
 	}
 	got := c.Get(t, order.ID)
-	if got.Status != "cancelled" || !strings.Contains(got.FailureReason, "staff") {
+	if got.Status != "cancelled" || got.CancelledBy != "staff" || !strings.Contains(got.FailureReason, "staff") {
 		t.Fatalf("the customer sees %+v", got)
 	}
 	if s := op.state(); len(s.Queue) != 0 {

@@ -93,6 +93,7 @@ func (q *Queue) Cancel(id, sessionID string) (Order, error) {
 		o := old
 		now := q.now()
 		o.Status, o.Stage = StatusCancelled, StageCancelled
+		o.CancelledBy = CancelledByCustomer
 		o.CompletedAt, o.UpdatedAt = &now, now
 		if err := s.save(old, o); err != nil {
 			return err

@@ -61,6 +61,13 @@ func (s Stage) valid() bool {
 	return false
 }
 
+// Who cancelled an order (Order.CancelledBy): the customer is told
+// differently when the staff did.
+const (
+	CancelledByCustomer = "customer"
+	CancelledByStaff    = "staff"
+)
+
 // Order is one customer's print job.
 type Order struct {
 	ID          string `json:"id"` // NewID: random, unguessable
@@ -80,7 +87,8 @@ type Order struct {
 	StartedAt            *time.Time `json:"startedAt,omitempty"`
 	CompletedAt          *time.Time `json:"completedAt,omitempty"`
 	FailureReason        string     `json:"failureReason,omitempty"`
-	PickupCode           string     `json:"pickupCode,omitempty"` // last 4 chars of the vendor order id
+	PickupCode           string     `json:"pickupCode,omitempty"`  // last 4 chars of the vendor order id
+	CancelledBy          string     `json:"cancelledBy,omitempty"` // CancelledByCustomer or CancelledByStaff
 
 	// Internal bookkeeping; the API layer decides what to show.
 
@@ -138,7 +146,7 @@ func (o Order) validate() error {
 		{"sessionId", o.SessionID}, {"machineCode", o.MachineCode}, {"deviceId", o.DeviceID},
 		{"imageUrl", o.ImageURL}, {"productId", o.ProductID}, {"failureReason", o.FailureReason},
 		{"pickupCode", o.PickupCode}, {"vendorOrderId", o.VendorOrderID}, {"printFile", o.PrintFile},
-		{"idempotencyKey", o.IdempotencyKey}, {"requestHash", o.RequestHash},
+		{"idempotencyKey", o.IdempotencyKey}, {"requestHash", o.RequestHash}, {"cancelledBy", o.CancelledBy},
 	}
 	for _, f := range fields {
 		if len(f.value) > maxField {

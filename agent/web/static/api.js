@@ -48,6 +48,7 @@ export function makeApi(machine) {
   return {
     startSession: (sessionId, currentDesign) =>
       call('POST', '/session', { body: { sessionId: sessionId || undefined, currentDesign } }),
+    getSession: (sessionId) => call('GET', `/session/${encodeURIComponent(sessionId)}`),
     status: () => call('GET', '/status'),
     products: () => call('GET', '/products'),
     getOrder: (id, session) => call('GET', `/queue/${encodeURIComponent(id)}`, { session }),
@@ -77,8 +78,10 @@ export function makeApi(machine) {
 
     // order uploads the photo and placement; onProgress gets 0..1. It uses
     // XMLHttpRequest because fetch cannot report upload progress, which
-    // matters for a large photo on a slow connection.
-    order({ sessionId, productId, placement, photo, photoName }, onProgress) {
+    // matters for a large photo on a slow connection. key is the order
+    // attempt's Idempotency-Key: sent again with it, the order is the one
+    // already made (200), never a second one.
+    order({ sessionId, productId, placement, photo, photoName, key }, onProgress) {
       const form = new FormData();
       form.append('sessionId', sessionId);
       form.append('productId', productId);
@@ -87,6 +90,7 @@ export function makeApi(machine) {
       return new Promise((resolve, reject) => {
         const xhr = new XMLHttpRequest();
         xhr.open('POST', base + '/print');
+        if (key) xhr.setRequestHeader('Idempotency-Key', key);
         xhr.responseType = 'json';
         xhr.upload.onprogress = (e) => e.lengthComputable && onProgress?.(e.loaded / e.total);
         xhr.onerror = () => reject(new ApiError(0, 'network', 'upload failed'));

@@ -6,6 +6,7 @@ let lang = 'en';
 let dict = {};
 let locales = {};
 let fmt = null;
+let currency = ''; // ISO 4217 code of the machine's prices, '' when not set
 const listeners = new Set();
 
 const RTL = new Set(['ar']);
@@ -25,7 +26,7 @@ function setup() {
   fmt = {
     num: new Intl.NumberFormat(lang),
     two: new Intl.NumberFormat(lang, { minimumIntegerDigits: 2 }),
-    price: new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 }),
+    price: priceFormat(),
     minutes: new Intl.NumberFormat(lang, { style: 'unit', unit: 'minute', unitDisplay: 'long' }),
     clock: new Intl.DateTimeFormat(lang, { hour: 'numeric', minute: '2-digit' }),
     plural: new Intl.PluralRules(lang),
@@ -64,7 +65,29 @@ export function countdown(seconds) {
   return h > 0 ? `${fmt.num.format(h)}:${tail}` : `${fmt.num.format(m)}:${fmt.two.format(r)}`;
 }
 
-// price formats a catalogue price ("49.00"); the machine shows the currency.
+function priceFormat() {
+  if (currency) {
+    try {
+      return new Intl.NumberFormat(lang, { style: 'currency', currency });
+    } catch {
+      // a code this browser does not know: the bare number
+    }
+  }
+  return new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+// setCurrency sets the machine's currency (ISO 4217) for every price;
+// it reports whether that changed anything.
+export function setCurrency(code) {
+  code = code || '';
+  if (code === currency) return false;
+  currency = code;
+  fmt.price = priceFormat();
+  return true;
+}
+
+// price formats a catalogue price ("49.00") in the machine's currency, as
+// the customer's language writes it ("49,00 €", "€49.00", "49,00 €").
 export function price(text) {
   const n = Number(text);
   return Number.isFinite(n) && text !== '' ? fmt.price.format(n) : '';

@@ -25,6 +25,19 @@ export function findProduct(productId) {
   return null;
 }
 
+// findModelNamed returns {brand, model} for a model's English name (a
+// design carried from another machine whose catalogue numbers it
+// differently), or null.
+export function findModelNamed(name) {
+  if (!name) return null;
+  const want = name.trim().toLowerCase();
+  for (const brand of catalogue) {
+    const model = brand.models.find((m) => (m.name || '').trim().toLowerCase() === want);
+    if (model) return { brand, model };
+  }
+  return null;
+}
+
 export function renderPicker(selectedBrand) {
   if (selectedBrand) brandId = selectedBrand;
   if (!catalogue.some((b) => b.id === brandId)) brandId = catalogue[0]?.id ?? null;

@@ -6,7 +6,7 @@
 // shown).
 
 import { $, el, showView } from 'casefleet/view';
-import { t, tn, clock, countdown } from 'casefleet/i18n';
+import { t, tn, clock, countdown, minutes } from 'casefleet/i18n';
 
 const ICONS = { unknown: '?', offline: '!', queue_full: '◷', rate_limited: '◷', network: '!', too_large: '!', not_image: '!', session: '!', error: '!' };
 
@@ -17,7 +17,7 @@ let tick = null;
 //   detail      a line of detail: the server's message, or {key, params} of a string
 //   actions     [{label, primary, onClick, afterRetry}]: buttons (label is a string's key);
 //               afterRetry ones wait for retryAfter
-//   nearby      {api, location, self}: list the other online machines there
+//   nearby      {api, location, self, onFollow}: list the other online machines there
 export function showProblem(kind, { retryAfter = 0, detail = '', actions = [], nearby = null } = {}) {
   clearInterval(tick);
   $('problem-icon').textContent = ICONS[kind] || '!';
@@ -54,29 +54,52 @@ export function showProblem(kind, { retryAfter = 0, detail = '', actions = [], n
 
   $('problem-alts').hidden = true;
   showView('problem');
-  if (nearby) listNearby(nearby);
+  if (nearby) {
+    listNearby({ ...nearby, list: $('problem-alt-list') }).then((shown) => {
+      $('problem-alts').hidden = !shown;
+    });
+  }
 }
 
 export function clearProblem() {
   clearInterval(tick);
 }
 
-async function listNearby({ api, location, self }) {
+// listNearby fills list with the other machines online at location,
+// shortest line first and full ones last (said so, without a link: they
+// cannot take an order either). Following one calls onFollow(machine,
+// href), which may carry the design over. It resolves false where there
+// is no list (on the kiosk's LAN).
+export async function listNearby({ api, location, self, list, onFollow }) {
   const machines = await api.machines();
-  if (!machines) return; // no relay: no list
+  if (!machines) return false;
   const others = machines
     .filter((m) => m && m.code !== self && (!location || m.location === location) && m.status !== 'offline')
-    .sort((a, b) => (a.queueLength ?? 0) - (b.queueLength ?? 0));
-  const list = $('problem-alt-list');
+    .sort((a, b) => (!!a.full - !!b.full) || (a.queueLength ?? 0) - (b.queueLength ?? 0));
   list.replaceChildren();
   if (others.length === 0) {
     list.append(el('li', { class: 'help' }, t('alts.none')));
   }
   for (const m of others) {
     const href = `/editor?machine=${encodeURIComponent(m.code)}` + (m.location ? `&location=${encodeURIComponent(m.location)}` : '');
-    list.append(el('li', {}, el('a', { href, class: 'alt' },
+    const line = m.queueLength ? tn('alts.queue', m.queueLength) : t('alts.noLine');
+    const wait = !m.full && m.queueLength && m.estimatedWaitSeconds > 0 ? ` · ${t('alts.wait', { wait: minutes(Math.ceil(m.estimatedWaitSeconds / 60)) })}` : '';
+    const parts = [
       el('span', { class: 'alt-name' }, m.name || m.code),
-      el('span', { class: 'alt-queue' }, m.queueLength ? tn('alts.queue', m.queueLength) : t('alts.noLine')))));
+      el('span', { class: 'alt-queue' }, m.full ? `${t('alts.full')} · ${line}` : line + wait),
+    ];
+    if (m.full) {
+      list.append(el('li', {}, el('span', { class: 'alt full', 'data-full': '' }, ...parts)));
+      continue;
+    }
+    const link = el('a', { href, class: 'alt' }, ...parts);
+    if (onFollow) {
+      link.addEventListener('click', (e) => {
+        e.preventDefault();
+        onFollow(m, href);
+      });
+    }
+    list.append(el('li', {}, link));
   }
-  $('problem-alts').hidden = false;
+  return true;
 }

@@ -3,7 +3,7 @@
 // alerts when it is the customer's turn to pay and when the case is ready.
 
 import { $, showView } from 'casefleet/view';
-import { t, tn, clock, countdown } from 'casefleet/i18n';
+import { t, tn, clock, countdown, price } from 'casefleet/i18n';
 import { alertCustomer, pushSupported, pushPermission } from 'casefleet/notify';
 
 // Which step of the progress list each stage is at.
@@ -22,7 +22,7 @@ let tick = null;
 let pushState = ''; // '', 'on', 'denied', 'failed', 'working'
 
 // initStatus wires the view once. hooks: onCancel(order), onAgain(),
-// onRetry(order), onPush().
+// onRetry(order), onPush(), priceOf(order) (the catalogue's price text).
 export function initStatus(h) {
   hooks = h;
   $('cancel-btn').addEventListener('click', () => {
@@ -104,10 +104,16 @@ export function render() {
   // The machine's name is isolated, so that a Latin name keeps its order
   // inside an Arabic sentence.
   const params = { machine: `\u2068${machineName}\u2069` };
-  $('status-title').textContent = t(`status.${screen}.title`);
-  let text = t(`status.${screen}.text`, params);
+  // A cancellation by the staff is told as such: the customer did not do it.
+  const words = screen === 'cancelled' && order.cancelledBy === 'staff' ? 'staff' : screen;
+  $('status-title').textContent = t(`status.${words}.title`);
+  let text = t(`status.${words}.text`, params);
   if (screen === 'failed' && order.failureReason) text = `${text} ${t('status.failed.reason', { reason: order.failureReason })}`;
   $('status-text').textContent = text;
+  // The amount, where the customer is about to pay it.
+  const amount = screen === 'pay' ? price(hooks.priceOf?.(order) ?? '') : '';
+  $('pay-amount').hidden = !amount;
+  $('pay-amount').textContent = amount ? t('status.pay.amount', { price: amount }) : '';
 
   $('pickup').hidden = !order.pickupCode;
   $('pickup-code').textContent = order.pickupCode || '';
