@@ -156,5 +156,6 @@ func chromiumVersion(browser context.Context) string {
 	if err != nil {
 		return "?"
 	}
-	return strings.TrimPrefix(v.Product, "HeadlessChrome/")
+	_, version, _ := strings.Cut(v.Product, "/") // "HeadlessChrome/156.0..."
+	return version
 }

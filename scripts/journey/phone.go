@@ -162,14 +162,21 @@ func (j journey) run(p profile) (result, error) {
 		return result{}, err
 	}
 	r.toInLine = time.Since(tapped)
-	order, ok := traffic.find("POST", "/api/chitu/machine/"+machineCode+"/print")
-	switch {
-	case !ok || order.bodyBytes == 0:
-		return result{}, errors.New("no POST .../print with a body seen")
-	case p.throttled() && !order.throttled:
-		return result{}, errors.New("Chromium did not throttle the order's upload")
+	// Every attempt counts: the page sends an order again by itself when
+	// an attempt went unanswered.
+	orders := traffic.find("POST", "/api/chitu/machine/"+machineCode+"/print")
+	for _, o := range orders {
+		if p.throttled() && !o.throttled {
+			return result{}, errors.New("Chromium did not throttle the order's upload")
+		}
+		r.uploadBytes += o.bodyBytes
 	}
-	r.uploadBytes = order.bodyBytes
+	if r.uploadBytes == 0 {
+		return result{}, errors.New("no POST .../print with a body seen")
+	}
+	if len(orders) > 1 {
+		slog.Warn("the order went up more than once", "attempts", len(orders), "bytes", r.uploadBytes)
+	}
 	return r, nil
 }
 
@@ -338,15 +345,15 @@ func (n *netLog) sofar() (requests int, bytes int64) {
 	return n.started, bytes
 }
 
-// find is the request with method to a URL whose path is path (a journey
-// makes one order).
-func (n *netLog) find(method, path string) (request, bool) {
+// find is the requests with method to URLs whose path is path.
+func (n *netLog) find(method, path string) []request {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	var out []request
 	for _, r := range n.requests {
 		if u, err := url.Parse(r.url); err == nil && r.method == method && u.Path == path {
-			return *r, true
+			out = append(out, *r)
 		}
 	}
-	return request{}, false
+	return out
 }
