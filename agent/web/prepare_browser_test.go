@@ -227,6 +227,13 @@ func watchUploads(p *phone) {
 func designWith(p *phone, fd *frontDoor, path string) {
 	p.t.Helper()
 	p.do(chromedp.Navigate(fd.editorURL("CT0700026", "mall-3f")))
+	designHere(p, path)
+}
+
+// designHere goes on from the phone models (or the design) the page
+// shows, as designWith does.
+func designHere(p *phone, path string) {
+	p.t.Helper()
 	p.waitFor("the phone models or the design", `!document.getElementById('v-pick').hidden || !document.getElementById('v-design').hidden`, 20*time.Second)
 	if eval[bool](p, `!document.getElementById('v-pick').hidden`) {
 		p.click(`#models button[data-product="101"]`)
