@@ -107,12 +107,11 @@ func (j journey) run(p profile) (result, error) {
 		call(network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true}),
 	}
 	if p.throttled() {
-		setup = append(setup, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-			_, err := cdp.Call(ctx, t, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-				MatchedNetworkConditions: []*network.Conditions{p.conditions()},
-			})
-			return chromedp.Void{}, err
-		})
+		// One rule for every request: what the deprecated
+		// Network.emulateNetworkConditions did (cdproto no longer has it).
+		setup = append(setup, call(network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{p.conditions()},
+		}))
 	}
 	if err := chromedp.Do(tab, setup...); err != nil {
 		return result{}, fmt.Errorf("set the phone up: %w", err)
