@@ -44,8 +44,12 @@ func answers(url string) bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// kiosk is one machine of the system.
-type kiosk struct{ code, name, location string }
+// kiosk is one machine of the system; env adds settings to its agent's
+// environment (CASEFLEET_...=...).
+type kiosk struct {
+	code, name, location string
+	env                  []string
+}
 
 // system is the simulator, the relay and the kiosks' agents.
 type system struct {
@@ -98,7 +102,7 @@ func startSystem(t *testing.T, bin string, kiosks []kiosk, simFlags, relayFlags 
 		token := strings.TrimSpace(s.run("issue", "--key", s.keyFile, "--machine", k.code, "--location", k.location))
 		lanAddr := testenv.FreeAddr(t)
 		s.lan[k.code] = "http://" + lanAddr
-		s.agents[k.code] = testenv.StartProcess(t, "casefleet-agent "+k.code, filepath.Join(bin, "casefleet-agent"), []string{
+		s.agents[k.code] = testenv.StartProcess(t, "casefleet-agent "+k.code, filepath.Join(bin, "casefleet-agent"), append([]string{
 			"CASEFLEET_MACHINE_CODE=" + k.code,
 			"CASEFLEET_MACHINE_NAME=" + k.name,
 			"CASEFLEET_MACHINE_LOCATION=" + k.location,
@@ -115,7 +119,7 @@ func startSystem(t *testing.T, bin string, kiosks []kiosk, simFlags, relayFlags 
 			"CASEFLEET_CHITU_POLL_INTERVAL=300ms",
 			"CASEFLEET_CHITU_TIMEOUT=5s",
 			"CASEFLEET_LOG_LEVEL=debug",
-		}, "run")
+		}, k.env...), "run")
 	}
 	for _, k := range kiosks {
 		testenv.Poll(t, 30*time.Second, 50*time.Millisecond, k.code+"'s agent answers on the LAN", func() bool { return answers(s.lan[k.code] + "/healthz") })

@@ -34,7 +34,7 @@ func TestThroughTheRealRelay(t *testing.T) {
 	t.Run("ThreeMachinesAndDeadEnds", func(t *testing.T) { threeMachinesAndDeadEnds(t, bin) })
 }
 
-var eastEscalator = kiosk{"CT0700026", "Mall 3F, east escalator", "mall-3f"}
+var eastEscalator = kiosk{"CT0700026", "Mall 3F, east escalator", "mall-3f", nil}
 
 // qrCodeToCollectedCase is one customer's visit through the relay: scan
 // the QR code, pick a phone, upload a photo and place it, order, wait in
@@ -143,7 +143,7 @@ func qrCodeToCollectedCase(t *testing.T, bin string) {
 // up its events again by itself and follows the order to the end. A
 // reload afterwards shows the same order.
 func relayRestartMidOrder(t *testing.T, bin string) {
-	foodCourt := kiosk{"CT0700027", "Mall 3F, food court", "mall-3f"}
+	foodCourt := kiosk{"CT0700027", "Mall 3F, food court", "mall-3f", nil}
 	s := startSystem(t, bin, []kiosk{eastEscalator, foodCourt}, []string{"--pay-seconds", "-1", "--print-seconds", "1"}, nil)
 	code := eastEscalator.code
 
@@ -229,7 +229,7 @@ func relayRestartMidOrder(t *testing.T, bin string) {
 func threeMachinesAndDeadEnds(t *testing.T, bin string) {
 	var kiosks []kiosk
 	for _, k := range fleet {
-		kiosks = append(kiosks, kiosk{k.code, k.name, k.location})
+		kiosks = append(kiosks, kiosk{k.code, k.name, k.location, nil})
 	}
 	// The phones and the test all come from 127.0.0.1, where real phones
 	// each have their own address: no limit per address here.
