@@ -27,9 +27,12 @@ FORCE:
 demo: build
 	scripts/demo.sh
 
-## test: formatting, vet (also for Windows, where the agent runs as a
+## test: its own set-up (scripts/test-setup.sh: Debian tools, Mosquitto and
+## Redis on loopback; as root it installs and starts them, else it says
+## how), formatting, vet (also for Windows, where the agent runs as a
 ## service), and the whole suite with the race detector.
 test:
+	scripts/test-setup.sh
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo 'gofmt needed on:'; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
