@@ -238,7 +238,9 @@ func answerLost(t *testing.T, bin string) {
 	expectOneOrder(t, s, p, code)
 	sameKeys(t, pp.printKeys(), 9)
 	banners := eval[[]string](p, `window.__banners`)
-	if !slices.ContainsFunc(banners, func(b string) bool { return strings.HasPrefix(b, "The connection dropped. Sending your order again in ") }) {
+	if !slices.ContainsFunc(banners, func(b string) bool {
+		return strings.HasPrefix(b, "The connection dropped. Sending your order again in ")
+	}) {
 		t.Errorf("the page never said it was sending again; its banners: %q", banners)
 	}
 }
