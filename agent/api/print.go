@@ -85,9 +85,13 @@ func (s *Server) print(w http.ResponseWriter, r *http.Request) error {
 			return s.replay(w, o, req.hash())
 		}
 	}
-	if err := s.limits.allowOrder(sess.SessionID); err != nil {
+	// Only an accepted order counts against the session's allowance.
+	done, err := s.limits.startOrder(sess.SessionID)
+	if err != nil {
 		return err
 	}
+	accepted := false
+	defer func() { done(accepted) }()
 	if err := s.checkAccepting(); err != nil {
 		return err
 	}
@@ -135,6 +139,7 @@ func (s *Server) print(w http.ResponseWriter, r *http.Request) error {
 		_ = s.opt.Files.Remove(name)
 		return s.replay(w, o, req.hash())
 	}
+	accepted = true
 	if _, err := s.opt.Sessions.Update(sess.SessionID, func(ss *session.Session) error {
 		ss.OrderID = o.ID
 		ss.OrderStatus = sessionOrderStatus(o.Status)
@@ -407,6 +412,13 @@ func (s *Server) fetchImage(ctx context.Context, raw string) ([]byte, error) {
 		return nil, newError(http.StatusBadRequest, "bad_image_url", "image_url is not usable.")
 	}
 	resp, err := s.imageGet.Do(req)
+	var refused *apiError
+	if errors.As(err, &refused) {
+		// A redirect to a host or scheme not allowed (checkRedirect): the
+		// request's fault, not an unreachable image.
+		s.log.Info("image_url redirect refused", "url", u.Redacted(), "err", err)
+		return nil, refused
+	}
 	if err != nil {
 		s.log.Warn("fetch image_url", "url", u.Redacted(), "err", err)
 		return nil, newError(http.StatusBadGateway, "image_unreachable", "The image could not be downloaded.")
