@@ -1,27 +1,34 @@
 package dashboard
 
 import (
-	"crypto/hmac"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// Session cookie: "v1.<expiry unix>.<random nonce>.<HMAC>", signed with a
-// key made when the agent starts (so a restart logs everyone out, and a
-// leaked cookie tells nothing about the PIN).
+// Operator sessions live in the agent's memory: the cookie carries a
+// random token, and the agent keeps each token's session until it expires
+// or its operator logs out. So logout ends a session at once (even if the
+// cookie was copied), and a restart ends them all. The PIN is read when
+// the agent starts, so changing it (a restart) logs everyone out too.
+// Sessions are not persisted on purpose: operators log in again after a
+// restart, which is rare and cheap, and no session outlives a PIN change.
 const (
 	cookieName    = "casefleet_operator"
 	cookiePath    = "/operator/"
 	sessionLength = 12 * time.Hour // a shift
 	maxCookieLen  = 256
+	// maxSessions bounds the table; when full, the session nearest its
+	// end makes room (operators are a handful, logins need the PIN).
+	maxSessions = 256
 	// csrfHeader must accompany every POST that relies on the cookie: a
 	// cross-site form cannot set it, and a cross-site script cannot send it
 	// without a CORS preflight this server never approves.
@@ -32,17 +39,27 @@ const (
 type auth struct {
 	pin  [sha256.Size]byte // hash of the PIN, so comparisons take the same time whatever the length
 	on   bool
-	key  []byte
 	now  func() time.Time
 	lock *lockout
+
+	mu       sync.Mutex
+	sessions map[[sha256.Size]byte]*opSession // by the hash of the token: the table holds nothing a cookie could be made from
 }
 
-func newAuth(pin string, now func() time.Time) (*auth, error) {
-	a := &auth{pin: sha256.Sum256([]byte(pin)), on: pin != "", key: make([]byte, 32), now: now, lock: newLockout(now)}
-	if _, err := rand.Read(a.key); err != nil {
-		return nil, fmt.Errorf("dashboard session key: %w", err)
+// opSession is one operator's login.
+type opSession struct {
+	expires time.Time
+	// ended is cancelled on logout (or when the session makes room for
+	// another): requests and live streams under it stop.
+	ended  context.Context
+	cancel context.CancelFunc
+}
+
+func newAuth(pin string, now func() time.Time) *auth {
+	return &auth{
+		pin: sha256.Sum256([]byte(pin)), on: pin != "", now: now, lock: newLockout(now),
+		sessions: make(map[[sha256.Size]byte]*opSession),
 	}
-	return a, nil
 }
 
 func (a *auth) enabled() bool { return a.on }
@@ -53,43 +70,88 @@ func (a *auth) pinMatches(pin string) bool {
 	return a.on && subtle.ConstantTimeCompare(got[:], a.pin[:]) == 1
 }
 
-// newSession returns a signed session cookie value and its expiry.
+// newSession starts a session and returns its cookie value and expiry.
 func (a *auth) newSession() (string, time.Time, error) {
-	var nonce [16]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return "", time.Time{}, err
+	var token [32]byte
+	if _, err := rand.Read(token[:]); err != nil {
+		return "", time.Time{}, fmt.Errorf("operator session token: %w", err)
 	}
-	exp := a.now().Add(sessionLength).Truncate(time.Second)
-	payload := "v1." + strconv.FormatInt(exp.Unix(), 10) + "." + hex.EncodeToString(nonce[:])
-	return payload + "." + a.sign(payload), exp, nil
+	value := "v2." + base64.RawURLEncoding.EncodeToString(token[:])
+	now := a.now()
+	exp := now.Add(sessionLength).Truncate(time.Second)
+	ended, cancel := context.WithCancel(context.Background())
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.sessions) >= maxSessions {
+		a.makeRoom(now)
+	}
+	a.sessions[sha256.Sum256([]byte(value))] = &opSession{expires: exp, ended: ended, cancel: cancel}
+	return value, exp, nil
 }
 
-func (a *auth) sign(payload string) string {
-	m := hmac.New(sha256.New, a.key)
-	m.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// makeRoom drops expired sessions, or else the one nearest its end; a.mu
+// must be held.
+func (a *auth) makeRoom(now time.Time) {
+	var soonest [sha256.Size]byte
+	var first *opSession
+	for k, s := range a.sessions {
+		if !now.Before(s.expires) {
+			s.cancel()
+			delete(a.sessions, k)
+			continue
+		}
+		if first == nil || s.expires.Before(first.expires) {
+			soonest, first = k, s
+		}
+	}
+	if len(a.sessions) >= maxSessions && first != nil {
+		first.cancel()
+		delete(a.sessions, soonest)
+	}
 }
 
-// validSession reports whether v is a session this agent signed and that
-// has not expired.
-func (a *auth) validSession(v string) bool {
+// session returns the live session whose cookie value is v, or nil.
+func (a *auth) session(v string) *opSession {
 	if !a.on || len(v) > maxCookieLen {
-		return false
+		return nil
 	}
-	i := strings.LastIndexByte(v, '.')
-	if i < 0 {
-		return false
+	key := sha256.Sum256([]byte(v))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.sessions[key]
+	if s == nil {
+		return nil
 	}
-	payload, sig := v[:i], v[i+1:]
-	if !hmac.Equal([]byte(sig), []byte(a.sign(payload))) {
-		return false
+	if !a.now().Before(s.expires) {
+		s.cancel()
+		delete(a.sessions, key)
+		return nil
 	}
-	parts := strings.Split(payload, ".")
-	if len(parts) != 3 || parts[0] != "v1" {
-		return false
+	return s
+}
+
+// validSession reports whether v names a live session.
+func (a *auth) validSession(v string) bool { return a.session(v) != nil }
+
+// endSession ends the session whose cookie value is v, if any.
+func (a *auth) endSession(v string) {
+	key := sha256.Sum256([]byte(v))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.sessions[key]; s != nil {
+		s.cancel()
+		delete(a.sessions, key)
 	}
-	exp, err := strconv.ParseInt(parts[1], 10, 64)
-	return err == nil && a.now().Unix() < exp
+}
+
+// sessionOf returns the live session of r's cookie, or nil.
+func (a *auth) sessionOf(r *http.Request) *opSession {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return nil
+	}
+	return a.session(c.Value)
 }
 
 // how a request proved it is an operator's.
@@ -132,7 +194,7 @@ func (a *auth) check(r *http.Request) (proof, *authFailure) {
 		a.lock.succeeded(client)
 		return proofBearer, nil
 	}
-	if c, err := r.Cookie(cookieName); err == nil && a.validSession(c.Value) {
+	if a.sessionOf(r) != nil {
 		return proofCookie, nil
 	}
 	return proofNone, &authFailure{status: http.StatusUnauthorized, code: "login_required", msg: "Log in with the operator PIN."}

@@ -8,7 +8,8 @@
 // over server-sent events and needs nothing from the internet.
 //
 // Everything is behind the operator PIN (lan.operator_pin): a login form
-// sets an HMAC-signed, HttpOnly, SameSite=Strict session cookie, and
+// starts a session the agent keeps in memory (its random token in an
+// HttpOnly, SameSite=Strict cookie; logout or a restart ends it), and
 // scripts send "Authorization: Bearer <pin>". Wrong PINs lock the client
 // out with a growing pause. Without a PIN the dashboard is switched off
 // and says which setting turns it on.
@@ -122,14 +123,10 @@ func New(opt Options) (*Dashboard, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	a, err := newAuth(opt.PIN, opt.Now)
-	if err != nil {
-		return nil, err
-	}
 	return &Dashboard{
 		opt:     opt,
 		log:     opt.Logger.With("machine", opt.MachineCode, "component", "dashboard"),
-		auth:    a,
+		auth:    newAuth(opt.PIN, opt.Now),
 		changed: newBroadcast(),
 		done:    make(chan struct{}),
 	}, nil

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,7 @@ func (d *Dashboard) Handler() http.Handler {
 	mux.Handle("POST "+apiPath+"/resume", d.api(d.resume))
 	mux.Handle("POST "+apiPath+"/orders/{id}/cancel", d.api(d.cancel))
 	mux.Handle("POST "+apiPath+"/orders/{id}/retry", d.api(d.retry))
+	mux.Handle("POST "+apiPath+"/orders/{id}/printed", d.api(d.printed))
 	mux.Handle("POST "+apiPath+"/nozzle/clean", d.api(d.clean))
 	mux.Handle("POST "+apiPath+"/qr/show", d.api(d.qrShow))
 	mux.Handle("GET "+apiPath+"/qr.png", d.api(d.qrPNG))
@@ -106,6 +108,16 @@ func (d *Dashboard) api(h func(http.ResponseWriter, *http.Request) error) http.H
 		if p == proofCookie && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(csrfHeader) != "1" {
 			writeError(w, &apiError{status: http.StatusForbidden, code: "csrf", msg: "This request must come from the dashboard page (" + csrfHeader + " header missing)."})
 			return
+		}
+		if p == proofCookie {
+			// The request (a live stream above all) ends with its session:
+			// at logout, or when the shift's session runs out.
+			if s := d.auth.sessionOf(r); s != nil {
+				ctx, cancel := context.WithTimeout(r.Context(), s.expires.Sub(d.opt.Now()))
+				defer cancel()
+				defer context.AfterFunc(s.ended, cancel)()
+				r = r.WithContext(ctx)
+			}
 		}
 		if err := h(w, r); err != nil {
 			var e *apiError

@@ -123,7 +123,13 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, basePath, http.StatusSeeOther)
 }
 
+// logout ends the session on the agent, not only in this browser: a copy
+// of the cookie is worthless afterwards.
 func (d *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		d.auth.endSession(c.Value)
+		d.log.Info("operator logged out", "client", clientKey(r))
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: "", Path: cookiePath, MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
