@@ -44,9 +44,11 @@ type Config struct {
 	MQTTUsername string // default: AppID
 	MQTTPassword string
 	TopicSource  string // TopicFromMachineID (default) or TopicFromDeviceID
-	// CleanSession asks the broker for a clean session. The protocol says
-	// clean session, but the zero value here is a persistent one: the
-	// agent's configuration must default it to true.
+	// CleanSession asks the broker for a clean session. The zero value, a
+	// persistent session under the stable client id casefleet-CODE, is the
+	// safe one: the broker keeps the order statuses published while the
+	// agent is down (a restart, a cut link) and delivers them when it is
+	// back, so a case that printed meanwhile is not taken for lost.
 	CleanSession bool
 
 	Encoding    string        // EncodingJSON (default) or EncodingForm

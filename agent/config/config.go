@@ -142,7 +142,7 @@ var defaults = map[string]any{
 	"chitu.mqtt_password":          "",
 	"chitu.pay_type":               "nayax",
 	"chitu.topic_source":           "machineId",
-	"chitu.clean_session":          true,
+	"chitu.clean_session":          false,
 	"chitu.encoding":               "json",
 	"chitu.print_format":           "tiff",
 	"chitu.print_rotate90":         false,

@@ -99,15 +99,49 @@ func (d *Dashboard) cancel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// retry puts a failed order back in line, at its old place, with a fresh
-// set of attempts.
+// printed settles an order of unknown outcome as printed, on the staff's
+// word (they saw the case, or the printer lists it as done): the customer
+// is told it is ready.
+func (d *Dashboard) printed(w http.ResponseWriter, r *http.Request) error {
+	o, err := d.order(r)
+	if err != nil {
+		return err
+	}
+	o, err = d.opt.Queue.Update(o.ID, func(o *queue.Order) error {
+		if !o.Unknown() {
+			return errNotUnknown
+		}
+		o.Status, o.Stage = queue.StatusComplete, queue.StageComplete
+		o.FailureReason = ""
+		return nil
+	})
+	switch {
+	case errors.Is(err, errNotUnknown), errors.Is(err, queue.ErrFinished):
+		return &apiError{status: http.StatusConflict, code: "not_unknown", msg: "Only an order whose outcome is unknown can be marked printed; the printer reports on this one."}
+	case errors.Is(err, queue.ErrNotFound):
+		return errNoOrder
+	case err != nil:
+		return err
+	}
+	d.log.Info("operator marked an order printed", "order", o.ID, "client", clientKey(r))
+	d.opt.Machine.Kick()
+	d.changed.notify()
+	writeJSON(w, http.StatusOK, map[string]any{"order": orderView(o)})
+	return nil
+}
+
+var errNotUnknown = errors.New("order outcome is known")
+
+// retry puts a failed order, or one of unknown outcome that the staff
+// say did not print, back in line at its old place, with a fresh set of
+// attempts.
 func (d *Dashboard) retry(w http.ResponseWriter, r *http.Request) error {
 	o, err := d.order(r)
 	if err != nil {
 		return err
 	}
-	if o.Status != queue.StatusFailed {
-		return &apiError{status: http.StatusConflict, code: "not_failed", msg: "Only a failed order can be retried; this one is " + string(o.Status) + "."}
+	if o.Status != queue.StatusFailed && !o.Unknown() {
+		return &apiError{status: http.StatusConflict, code: "not_failed", msg: "Only a failed order, or one whose outcome is unknown, can be retried; this one is " + string(o.Stage) + "."}
 	}
 	o, err = d.opt.Queue.Retry(o.ID)
 	switch {

@@ -53,6 +53,9 @@ type Order struct {
 	// AtMachine: the order has been handed to the machine, so cancelling it
 	// here may not stop the machine printing it.
 	AtMachine bool `json:"atMachine"`
+	// Unknown: nobody knows whether it printed; it waits out of the line
+	// for the staff to say (Printed, Retry, Cancel).
+	Unknown bool `json:"unknown"`
 }
 
 func orderView(o queue.Order) Order {
@@ -60,7 +63,7 @@ func orderView(o queue.Order) Order {
 		ID: o.ID, Status: string(o.Status), Stage: string(o.Stage), Position: o.QueuePosition,
 		PickupCode: o.PickupCode, ProductID: o.ProductID, Attempts: o.Attempts,
 		CreatedAt: o.CreatedAt, SentAt: o.SentAt, StartedAt: o.StartedAt, CompletedAt: o.CompletedAt,
-		FailureReason: o.FailureReason, AtMachine: !o.Status.Terminal() && !o.Waiting(),
+		FailureReason: o.FailureReason, AtMachine: o.AtMachine(), Unknown: o.Unknown(),
 	}
 }
 

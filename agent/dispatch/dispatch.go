@@ -19,8 +19,8 @@ type Options struct {
 	Location    string
 
 	PaymentTimeout  time.Duration // unpaid this long after sending: released (5m)
-	InflightTimeout time.Duration // paid or printing with no word this long: failed (30m)
-	ResendGrace     time.Duration // ambiguous send with no sign of arrival: resent after this (2m)
+	InflightTimeout time.Duration // paid or printing with no word this long: outcome unknown (30m)
+	ResendGrace     time.Duration // ambiguous send with no sign of arrival this long: outcome unknown (2m)
 	RetryDelay      time.Duration // first pause after the machine refused an order; doubles up to a minute (10s)
 	RefusalTimeout  time.Duration // refused this long in a row: the order fails (10m)
 	PollInterval    time.Duration // how often the open API is asked for the machine's state (15s)
@@ -72,6 +72,7 @@ type Dispatcher struct {
 
 	mu        sync.Mutex
 	machine   machineState
+	linked    bool // the MQTT link has connected since the start: stored statuses are in
 	paused    bool
 	holdUntil time.Time            // no new send before this (after a refusal)
 	abandoned map[string]time.Time // vendor order ids given up on; never adopted again
@@ -192,7 +193,10 @@ func (d *Dispatcher) step(ctx context.Context) time.Duration {
 	}
 	now := d.opt.Now()
 	d.mu.Lock()
-	paused, hold, ready := d.paused, d.holdUntil, d.machine.reachable && d.machine.online
+	// The line moves only once the MQTT link has connected since the
+	// start: the statuses the broker kept for us (orders that moved while
+	// the agent was down) settle the orders in flight first.
+	paused, hold, ready := d.paused, d.holdUntil, d.machine.reachable && d.machine.online && d.linked
 	d.mu.Unlock()
 	if paused || !ready {
 		return idle
@@ -285,8 +289,17 @@ func (d *Dispatcher) watch(ctx context.Context, o queue.Order) time.Duration {
 	d.mu.Unlock()
 	if m.reachable && !m.online {
 		d.log.Warn("machine offline with an order at it", "order", o.ID, "stage", o.Stage)
-		d.forget(o.VendorOrderID)
-		d.requeueOrFail(o, "The printer went offline before your case was printed. Please ask the staff for help.")
+		switch o.Stage {
+		case queue.StageSent, queue.StageAwaitingPayment:
+			// Not paid, so not printed: it can go again once the machine
+			// is back (its vendor order is given up on).
+			d.forget(o.VendorOrderID)
+			d.requeueOrFail(o, "The printer went offline before your case was printed. Please ask the staff for help.")
+		default:
+			// It may have reached the machine (sending) or be paid and
+			// printing: only the staff can tell.
+			d.unknown(o.ID, "The printer went offline while it had this order.")
+		}
 		return 0
 	}
 	since := func(t *time.Time) time.Time {
@@ -304,8 +317,10 @@ func (d *Dispatcher) watch(ctx context.Context, o queue.Order) time.Duration {
 		}
 		due := since(o.SentAt).Add(d.opt.ResendGrace)
 		if !now.Before(due) {
-			d.log.Warn("no sign the machine got the order; sending it again", "order", o.ID)
-			d.requeueOrFail(o, "The printer could not be reached. Please ask the staff for help.")
+			// Sending again could print it twice; giving up could lose a
+			// case that prints. Neither without evidence: the staff decide.
+			d.log.Warn("no sign whether the machine got the order: outcome unknown, for the staff to decide", "order", o.ID)
+			d.unknown(o.ID, "The send to the printer was cut short and the printer never said whether it got the order.")
 			return 0
 		}
 		return due.Sub(now)
@@ -321,8 +336,8 @@ func (d *Dispatcher) watch(ctx context.Context, o queue.Order) time.Duration {
 	default: // paid, printing
 		due := o.UpdatedAt.Add(d.opt.InflightTimeout)
 		if !now.Before(due) {
-			d.log.Warn("no word from the machine about the order", "order", o.ID, "stage", o.Stage)
-			d.fail(o.ID, "The printer stopped reporting on this order. Please ask the staff for help.")
+			d.log.Warn("no word from the machine about the order: outcome unknown, for the staff to decide", "order", o.ID, "stage", o.Stage)
+			d.unknown(o.ID, fmt.Sprintf("The printer said nothing more about this order after %q.", o.Stage))
 			return 0
 		}
 		return due.Sub(now)
@@ -391,6 +406,17 @@ func (d *Dispatcher) requeueOrFail(o queue.Order, reason string) {
 	if err != nil {
 		d.log.Error("requeue order", "order", o.ID, "err", err)
 	}
+}
+
+// unknown takes an order out of the line as of unknown outcome: the staff
+// decide whether it printed (Mark printed), should go again (Retry) or
+// not (Cancel); a late status from the machine settles it too. why is for
+// the staff; the customer is told to ask them.
+func (d *Dispatcher) unknown(id, why string) {
+	d.update(id, func(o *queue.Order) {
+		o.Stage = queue.StageUnknownOutcome
+		o.FailureReason = why
+	})
 }
 
 func (d *Dispatcher) fail(id, reason string) {

@@ -71,11 +71,12 @@ func TestUnpaidOrderIsReleasedAndTheLineMovesOn(t *testing.T) {
 	}
 }
 
-// The machine going offline mid-print puts the order back at the head of
-// the line; it is sent again when the machine returns, up to
-// queue.max_attempts, then fails with a reason the customer can read.
-func TestOfflineMidPrintRequeuesAtHeadThenFails(t *testing.T) {
-	sim, agent, phone, product := start(t, agenttest.SimOptions{PrintTime: time.Minute}, func(c *config.Config) {
+// The machine going offline before the order was paid puts it back at the
+// head of the line (unpaid, it cannot have printed); it is sent again when
+// the machine returns, up to queue.max_attempts, then fails with a reason
+// the customer can read.
+func TestOfflineBeforePaymentRequeuesAtHeadThenFails(t *testing.T) {
+	sim, agent, phone, product := start(t, agenttest.SimOptions{PayDelay: -1}, func(c *config.Config) {
 		c.Queue.MaxAttempts = 2
 	})
 	first := phone.Order(t, product)
@@ -83,7 +84,9 @@ func TestOfflineMidPrintRequeuesAtHeadThenFails(t *testing.T) {
 	second := other.Order(t, product)
 
 	for attempt := 1; attempt <= 2; attempt++ {
-		phone.WaitStatus(t, first.ID, "printing", 10*time.Second)
+		agenttest.Eventually(t, 10*time.Second, "first order awaiting payment", func() bool {
+			return phone.Get(t, first.ID).Stage == "awaiting_payment"
+		})
 		sim.Admin(t, http.MethodPost, "/admin/machines/"+code+"/offline", nil, nil)
 		waitStatus(t, agent, "offline")
 		if attempt == 1 {
@@ -99,10 +102,44 @@ func TestOfflineMidPrintRequeuesAtHeadThenFails(t *testing.T) {
 	if !strings.Contains(failed.FailureReason, "offline") {
 		t.Fatalf("reason %q does not say the printer went offline", failed.FailureReason)
 	}
-	other.WaitStatus(t, second.ID, "printing", 10*time.Second)
+	agenttest.Eventually(t, 10*time.Second, "second order at the machine", func() bool {
+		return other.Get(t, second.ID).Stage == "awaiting_payment"
+	})
 	if n := len(sim.Orders(t, code)); n != 3 {
 		t.Fatalf("machine saw %d orders, want 3 (first twice, then second)", n)
 	}
+}
+
+// The machine going offline while it prints an order leaves it of
+// unknown outcome: never sent again (it may have printed), never failed
+// (it may not have). It leaves the line, the next order goes once the
+// machine is back, and the staff settle it at the dashboard.
+func TestOfflineWhilePrintingLeavesItToTheStaff(t *testing.T) {
+	sim, agent, phone, product := start(t, agenttest.SimOptions{PrintTime: time.Minute}, func(c *config.Config) {
+		c.LAN.OperatorPIN = testPIN
+	})
+	first := phone.Order(t, product)
+	other := agenttest.NewCustomer(t, agent.API())
+	second := other.Order(t, product)
+	phone.WaitStatus(t, first.ID, "printing", 10*time.Second)
+	sim.Admin(t, http.MethodPost, "/admin/machines/"+code+"/offline", nil, nil)
+	agenttest.Eventually(t, 10*time.Second, "first order of unknown outcome", func() bool {
+		return phone.Get(t, first.ID).Stage == "unknown_outcome"
+	})
+	if got := other.Get(t, second.ID); got.QueuePosition != 1 {
+		t.Fatalf("the next order is at place %d, want 1: the unknown one is out of the line", got.QueuePosition)
+	}
+	sim.Admin(t, http.MethodPost, "/admin/machines/"+code+"/online", nil, nil)
+	other.WaitStatus(t, second.ID, "printing", 10*time.Second)
+	if n := len(sim.Orders(t, code)); n != 2 {
+		t.Fatalf("machine saw %d orders, want 2: the first is never sent again", n)
+	}
+	if got := phone.Get(t, first.ID); got.Stage != "unknown_outcome" || got.Status == "failed" {
+		t.Fatalf("first order %s/%s, want still unknown", got.Status, got.Stage)
+	}
+	operate(t, agent, "orders/"+first.ID+"/printed", http.StatusOK)
+	phone.WaitStatus(t, first.ID, "complete", 10*time.Second)
+	operate(t, agent, "orders/"+first.ID+"/printed", http.StatusConflict)
 }
 
 // A refusal by the open API is retried after queue.retry_delay; a refusal
@@ -147,17 +184,64 @@ func TestTimedOutSendIsNotRepeatedWhenTheMachineHasIt(t *testing.T) {
 	}
 }
 
-// A send that failed at a gateway (nothing created, nothing fetched) is
-// sent again after queue.resend_grace.
-func TestFailedSendWithNoSignOfArrivalIsResent(t *testing.T) {
-	sim, _, phone, product := start(t, agenttest.SimOptions{}, func(c *config.Config) {
+// A send that failed at a gateway, with no sign after it, may or may not
+// have created the order: it is of unknown outcome, never sent again by
+// itself; the staff's Retry sends it, once.
+func TestSendWithNoSignOfArrivalWaitsForTheStaff(t *testing.T) {
+	sim, agent, phone, product := start(t, agenttest.SimOptions{}, func(c *config.Config) {
 		c.Queue.ResendGrace = 300 * time.Millisecond
+		c.LAN.OperatorPIN = testPIN
 	})
 	sim.Admin(t, http.MethodPost, "/admin/faults", map[string]any{"call": "machineCreateOrder", "httpStatus": 502, "count": 1}, nil)
 	o := phone.Order(t, product)
+	agenttest.Eventually(t, 10*time.Second, "order of unknown outcome", func() bool {
+		return phone.Get(t, o.ID).Stage == "unknown_outcome"
+	})
+	next := phone.Order(t, product)
+	phone.WaitStatus(t, next.ID, "complete", 20*time.Second) // the line moves on
+	if got := phone.Get(t, o.ID); got.Stage != "unknown_outcome" {
+		t.Fatalf("the first order went %s by itself", got.Stage)
+	}
+	operate(t, agent, "orders/"+o.ID+"/retry", http.StatusOK)
 	phone.WaitStatus(t, o.ID, "complete", 20*time.Second)
-	if n := len(sim.Orders(t, code)); n != 1 {
-		t.Fatalf("machine got %d orders, want 1", n)
+	if n := len(sim.Orders(t, code)); n != 2 {
+		t.Fatalf("machine got %d orders, want 2 (the retried one once)", n)
+	}
+}
+
+// A create-order answer so late that the order was taken for unknown is
+// settled by the machine's own word when it comes: the order is adopted
+// and prints, once.
+func TestALateWordSettlesAnUnknownOrder(t *testing.T) {
+	sim, _, phone, product := start(t, agenttest.SimOptions{}, func(c *config.Config) {
+		c.Chitu.Timeout = 300 * time.Millisecond
+		c.Queue.ResendGrace = 300 * time.Millisecond
+	})
+	// The platform creates the order 2 s after being asked, long after the
+	// agent gave up on the call and on waiting for a sign; and the machine
+	// is slow to fetch the print file.
+	sim.Admin(t, http.MethodPost, "/admin/faults", map[string]any{"call": "machineCreateOrder", "delayMs": 2000, "count": 1}, nil)
+	o := phone.Order(t, product)
+	done := phone.WaitStatus(t, o.ID, "complete", 30*time.Second)
+	if n := len(sim.Orders(t, code)); n != 1 || !strings.HasSuffix(sim.Orders(t, code)[0].ID, done.PickupCode) {
+		t.Fatalf("machine got %d orders, want exactly 1, adopted", n)
+	}
+}
+
+const testPIN = "735194"
+
+// operate calls the operator API of the dashboard and expects want.
+func operate(t *testing.T, a *agenttest.Agent, action string, want int) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, a.URL+"/operator/api/"+action, nil)
+	req.Header.Set("Authorization", "Bearer "+testPIN)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("%s: %s, want %d", action, resp.Status, want)
 	}
 }
 

@@ -15,6 +15,9 @@ func (d *Dispatcher) handle(ctx context.Context, ev chitu.Event) {
 		// Statuses may have been missed while MQTT was down: read the
 		// machine again now; the driver has already asked for machineInfo.
 		d.log.Info("device link (re)connected; re-reading the machine")
+		d.mu.Lock()
+		d.linked = true
+		d.mu.Unlock()
 		d.poll(ctx)
 	case ev.Msg.MachineInfo != nil:
 		d.mu.Lock()
@@ -54,6 +57,8 @@ func stageRank(s queue.Stage) int {
 		return 4
 	case queue.StagePrinting:
 		return 5
+	case queue.StageUnknownOutcome:
+		return -1 // any word from the machine settles it
 	}
 	return 6 // terminal
 }
@@ -115,6 +120,9 @@ func (d *Dispatcher) applyOrderStatus(st *protocol.OrderStatus) {
 		if target == queue.StageComplete && o.StartedAt != nil {
 			m.Print = now.Sub(*o.StartedAt)
 		}
+		if o.Stage == queue.StageUnknownOutcome {
+			o.FailureReason = "" // settled by the machine's word
+		}
 		o.Stage = target
 		switch target {
 		case queue.StagePrinting:
@@ -167,14 +175,29 @@ func (d *Dispatcher) adoptable(st *protocol.OrderStatus, vendorID string) (queue
 	if given {
 		return queue.Order{}, false
 	}
+	plausible := func(o queue.Order) bool {
+		return o.VendorOrderID == "" && o.SentAt != nil &&
+			(st.Timestamp <= 0 || st.Timestamp >= o.SentAt.UnixMilli()-adoptSkewMillis)
+	}
 	active, ok, err := d.q.Active()
-	if err != nil || !ok || active.VendorOrderID != "" || active.SentAt == nil {
+	if err != nil {
 		return queue.Order{}, false
 	}
-	if st.Timestamp > 0 && st.Timestamp < active.SentAt.UnixMilli()-adoptSkewMillis {
+	if ok {
+		return active, plausible(active)
+	}
+	// No order at the machine: the word may be about the newest order of
+	// unknown outcome whose send was cut short.
+	unknown, err := d.q.Unknown()
+	if err != nil {
 		return queue.Order{}, false
 	}
-	return active, true
+	for i := len(unknown) - 1; i >= 0; i-- {
+		if plausible(unknown[i]) {
+			return unknown[i], true
+		}
+	}
+	return queue.Order{}, false
 }
 
 // poll reads the machine's state from the open API.

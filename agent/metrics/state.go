@@ -12,7 +12,7 @@ import (
 // order an order goes through them.
 var liveStages = []queue.Stage{
 	queue.StageQueued, queue.StageSending, queue.StageSent,
-	queue.StageAwaitingPayment, queue.StagePaid, queue.StagePrinting,
+	queue.StageAwaitingPayment, queue.StagePaid, queue.StagePrinting, queue.StageUnknownOutcome,
 }
 
 var printerStates = []string{dispatch.StateOnline, dispatch.StateOffline, dispatch.StatePrinting, dispatch.StateError}

@@ -134,7 +134,7 @@ func (s *store) lineup() (lineup, error) {
 		l.line = append(l.line, o)
 	}
 	for i := range l.line {
-		if !l.line[i].Waiting() {
+		if l.line[i].AtMachine() {
 			l.active = &l.line[i]
 			break
 		}
@@ -174,6 +174,9 @@ func (l *lineup) fill(o *Order) {
 	for _, p := range l.line {
 		if p.Seq >= o.Seq {
 			break
+		}
+		if p.Unknown() {
+			continue // out of the line, waiting for the staff
 		}
 		ahead++
 		if p.Waiting() {

@@ -113,13 +113,29 @@ func (q *Queue) Cancel(id, sessionID string) (Order, error) {
 // session and print file; the vendor order id, pickup code, attempts,
 // send, fetch, start and finish times and the failure reason are cleared.
 // It leaves the finished log and rejoins the line, with an orderUpdate
-// event, in one transaction. ErrNotFound, ErrNotRetryable for an order that
-// has not failed, ErrQueueFull when MaxOrders orders are in line.
+// event, in one transaction. An order of unknown outcome is retried the
+// same way (the staff say it did not print): it is still in the line's
+// bucket, so only its fields change. ErrNotFound, ErrNotRetryable for an
+// order that has not failed nor is unknown, ErrQueueFull when MaxOrders
+// orders are in line.
 func (q *Queue) Retry(id string) (Order, error) {
 	var out Order
 	err := q.update(func(s *store) error {
 		old, _, err := s.load(id)
 		if err != nil {
+			return err
+		}
+		if old.Unknown() {
+			o := old
+			o.Status, o.Stage = StatusQueued, StageQueued
+			o.Attempts = 0
+			o.VendorOrderID, o.PickupCode, o.FailureReason = "", "", ""
+			o.SentAt, o.FetchedAt, o.StartedAt, o.CompletedAt = nil, nil, nil, nil
+			o.UpdatedAt = q.now()
+			if err := s.save(old, o); err != nil {
+				return err
+			}
+			out, err = s.announce(o)
 			return err
 		}
 		if old.Status != StatusFailed {

@@ -42,9 +42,16 @@ const (
 	StageAwaitingPayment Stage = "awaiting_payment"
 	StagePaid            Stage = "paid"
 	StagePrinting        Stage = "printing"
-	StageComplete        Stage = "complete"
-	StageFailed          Stage = "failed"
-	StageCancelled       Stage = "cancelled"
+	// StageUnknownOutcome: the order may or may not have reached the
+	// machine, or may or may not have printed, and nothing tells which (a
+	// send cut short with no sign after it, a machine silent on a paid
+	// order). It is never sent again nor failed by itself: it leaves the
+	// line, the staff decide (Retry, Cancel, Mark printed), and a late word
+	// from the machine settles it.
+	StageUnknownOutcome Stage = "unknown_outcome"
+	StageComplete       Stage = "complete"
+	StageFailed         Stage = "failed"
+	StageCancelled      Stage = "cancelled"
 )
 
 // Terminal reports whether an order at this stage is finished for good.
@@ -55,7 +62,7 @@ func (s Stage) Terminal() bool {
 func (s Stage) valid() bool {
 	switch s {
 	case StageQueued, StageSending, StageSent, StageAwaitingPayment, StagePaid,
-		StagePrinting, StageComplete, StageFailed, StageCancelled:
+		StagePrinting, StageUnknownOutcome, StageComplete, StageFailed, StageCancelled:
 		return true
 	}
 	return false
@@ -114,6 +121,16 @@ type Order struct {
 // Waiting reports whether the order waits in line: not finished and not yet
 // handed to the machine.
 func (o Order) Waiting() bool { return !o.Status.Terminal() && o.Stage == StageQueued }
+
+// AtMachine reports whether the order is the machine's business now:
+// handed to it, not finished, and not of unknown outcome (which waits for
+// the staff, out of the line).
+func (o Order) AtMachine() bool {
+	return !o.Status.Terminal() && o.Stage != StageQueued && o.Stage != StageUnknownOutcome
+}
+
+// Unknown reports whether nobody knows whether the order printed.
+func (o Order) Unknown() bool { return !o.Status.Terminal() && o.Stage == StageUnknownOutcome }
 
 // NewID returns a fresh random order id.
 func NewID() string { return randid.New() }

@@ -31,11 +31,26 @@ func (q *Queue) Head() (Order, bool, error) {
 	return q.first("head", Order.Waiting)
 }
 
-// Active returns the order handed to the machine: non-terminal and no
-// longer waiting. There is at most one; should there be several, the one
-// with the smallest Seq.
+// Active returns the order handed to the machine (AtMachine). There is at
+// most one; should there be several, the one with the smallest Seq.
 func (q *Queue) Active() (Order, bool, error) {
-	return q.first("active order", func(o Order) bool { return !o.Waiting() })
+	return q.first("active order", Order.AtMachine)
+}
+
+// Unknown returns the orders of unknown outcome, oldest first: they wait
+// for the staff's decision.
+func (q *Queue) Unknown() ([]Order, error) {
+	pending, err := q.Pending()
+	if err != nil {
+		return nil, err
+	}
+	var out []Order
+	for _, o := range pending {
+		if o.Unknown() {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }
 
 func (q *Queue) first(what string, match func(Order) bool) (Order, bool, error) {

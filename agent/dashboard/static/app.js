@@ -10,6 +10,7 @@ const STAGES = {
   sending: "Sending to printer",
   sent: "Sent to printer",
   awaiting_payment: "Waiting for payment at the kiosk",
+  unknown_outcome: "Unknown: did it print? Check the printer",
   paid: "Paid, about to print",
   printing: "Printing",
 };
@@ -62,6 +63,7 @@ function orderLabel(o) {
 function stageChip(o) {
   let cls = "stage";
   if (o.stage === "printing") cls += " stage-printing";
+  else if (o.unknown) cls += " stage-unknown";
   else if (o.atMachine) cls += " stage-machine";
   return el("span", { class: cls }, STAGES[o.stage] || o.stage);
 }
@@ -172,6 +174,17 @@ function cancelButton(o) {
   return el("button", { type: "button", class: "small", onclick: () => cancelOrder(o), "aria-label": "Cancel order " + shortId(o.id) }, "Cancel");
 }
 
+// An order of unknown outcome waits for the staff: look at the printer
+// (and its screen's order list), then say what happened.
+function unknownButtons(o) {
+  const id = shortId(o.id);
+  return [
+    el("button", { type: "button", class: "small", onclick: () => markPrinted(o), "aria-label": "Order " + id + " printed" }, "Printed"),
+    el("button", { type: "button", class: "small", onclick: () => retryOrder(o), "aria-label": "Retry order " + id }, "Retry"),
+    cancelButton(o),
+  ];
+}
+
 function drawCurrent(s) {
   const box = $("current");
   const o = s.queue.find((x) => x.atMachine);
@@ -196,7 +209,7 @@ function drawQueue(s) {
     el("td", {}, stageChip(o)),
     el("td", {}, age(o.createdAt)),
     el("td", {}, String(o.attempts)),
-    el("td", { class: "actions" }, cancelButton(o))));
+    el("td", { class: "actions" }, ...(o.unknown ? unknownButtons(o) : [cancelButton(o)]))));
   $("queue-body").replaceChildren(...rows);
   $("queue-table").hidden = rows.length === 0;
   $("queue-empty").hidden = rows.length > 0;
@@ -307,6 +320,13 @@ async function retryOrder(o) {
   if (!(await confirmAction("Retry this order?", "Order " + shortId(o.id) + " goes back to the head of the line and is sent to the printer again.", "Retry order"))) return;
   const r = await post("/orders/" + encodeURIComponent(o.id) + "/retry");
   if (r) toast("Order " + shortId(o.id) + " is back in line.");
+  refresh();
+}
+
+async function markPrinted(o) {
+  if (!(await confirmAction("Mark this order printed?", "Only if the printer printed order " + shortId(o.id) + " (its case is there, or the printer's screen lists it as done). The customer is told their case is ready.", "Mark printed"))) return;
+  const r = await post("/orders/" + encodeURIComponent(o.id) + "/printed");
+  if (r) toast("Order " + shortId(o.id) + " marked printed.");
   refresh();
 }
 

@@ -12,6 +12,7 @@ const STEP = { queued: 0, sending: 1, sent: 1, awaiting_payment: 2, paid: 3, pri
 const SCREEN = {
   queued: 'queued', sending: 'sent', sent: 'sent', awaiting_payment: 'pay', paid: 'paid',
   printing: 'printing', complete: 'done', failed: 'failed', cancelled: 'cancelled',
+  unknown_outcome: 'unknown', // the staff will say whether it printed
 };
 
 let order = null;
