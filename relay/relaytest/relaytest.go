@@ -157,6 +157,9 @@ type AgentOptions struct {
 	Token     string
 	Handler   http.Handler // nil: answers "CODE METHOD URI"
 	KeepAlive time.Duration
+	// Reconnection delays; zero means 20 ms to 250 ms, quicker than an
+	// agent's defaults (tunnel.DefaultMinBackoff, DefaultMaxBackoff).
+	MinBackoff, MaxBackoff time.Duration
 }
 
 // StartAgent runs a tunnel agent until the test ends (or Stop).
@@ -167,6 +170,12 @@ func StartAgent(t testing.TB, opt AgentOptions) *Agent {
 	if h == nil {
 		h = Echo(opt.Code)
 	}
+	if opt.MinBackoff == 0 {
+		opt.MinBackoff = 20 * time.Millisecond
+	}
+	if opt.MaxBackoff == 0 {
+		opt.MaxBackoff = 250 * time.Millisecond
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
 	go func() {
@@ -174,7 +183,7 @@ func StartAgent(t testing.TB, opt AgentOptions) *Agent {
 		err := tunnel.RunAgent(ctx, tunnel.AgentConfig{
 			RelayURL: opt.RelayURL, MachineCode: opt.Code, Token: opt.Token, Version: "test",
 			Handler: h, Logger: Logger(t, "agent "+opt.Code), KeepAlive: opt.KeepAlive,
-			MinBackoff: 20 * time.Millisecond, MaxBackoff: 250 * time.Millisecond,
+			MinBackoff: opt.MinBackoff, MaxBackoff: opt.MaxBackoff,
 			OnState: a.record,
 		})
 		if err != nil {

@@ -61,16 +61,23 @@ func (e *env) relayURL() string { return "http://" + e.addr }
 
 // startRelay runs the relay and waits until it is ready.
 func (e *env) startRelay(ctx context.Context) error {
+	_, err := e.startRelayTimed(ctx)
+	return err
+}
+
+// startRelayTimed runs the relay, waits until it is ready and returns
+// when it first answered /readyz (polled every 5 ms).
+func (e *env) startRelayTimed(ctx context.Context) (ready time.Time, err error) {
 	e.relay = exec.Command(e.bin, "run", "--listen", e.addr, "--public-url", e.relayURL(),
 		"--fleet-pub", filepath.Join(e.dir, "fleet", enroll.PublicKeyFile),
 		"--rate-ip", "0", "--rate-session", "0", "--log-level", "warn")
-	log, err := os.Create(filepath.Join(e.dir, "relay.log"))
+	log, err := os.OpenFile(filepath.Join(e.dir, "relay.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	e.relay.Stdout, e.relay.Stderr = log, log
 	if err := e.relay.Start(); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	e.done = make(chan struct{})
 	go func() { e.relay.Wait(); log.Close(); close(e.done) }()
@@ -79,18 +86,18 @@ func (e *env) startRelay(ctx context.Context) error {
 		if resp, err := http.Get(e.relayURL() + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return nil
+				return time.Now(), nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return time.Time{}, ctx.Err()
 		case <-e.done:
-			return errors.New("the relay exited; see " + filepath.Join(e.dir, "relay.log"))
-		case <-time.After(50 * time.Millisecond):
+			return time.Time{}, errors.New("the relay exited; see " + filepath.Join(e.dir, "relay.log"))
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return errors.New("the relay did not become ready")
+	return time.Time{}, errors.New("the relay did not become ready")
 }
 
 func (e *env) killRelay() {
@@ -129,6 +136,7 @@ func (e *env) token(code string) string {
 // agent is a lightweight agent: a tunnel serving handler.
 type agent struct {
 	connected atomic.Int64 // times the tunnel came up
+	upAt      atomic.Int64 // when it last came up, Unix nanoseconds
 	up        atomic.Bool
 	stop      context.CancelFunc
 	done      chan struct{}
@@ -144,6 +152,7 @@ func (e *env) startAgent(code string, handler http.Handler) *agent {
 			Logger: slog.New(slog.DiscardHandler),
 			OnState: func(s tunnel.State) {
 				if s.Connected {
+					a.upAt.Store(time.Now().UnixNano())
 					a.connected.Add(1)
 				}
 				a.up.Store(s.Connected)

@@ -1,8 +1,10 @@
 // Command loadtest measures the relay on loopback and prints a table:
 // requests/s and latency of a small GET and a 5 MB upload, straight to an
 // agent and through the relay; the relay's memory per idle tunnel; how
-// long agents take to come back after a relay restart; and the delay from
-// a machine event to phones subscribed through the relay.
+// long agents take to come back after the relay is back from each of
+// repeated restarts (p50, p99, max) and the relay's peak rate of admitting
+// tunnels meanwhile; and the delay from a machine event to phones
+// subscribed through the relay.
 //
 // The relay is the real binary (--relay-bin), run as a child process so
 // that its memory is its own. Agents are lightweight: real tunnels
@@ -26,6 +28,7 @@ func main() {
 	flag.IntVar(&opt.workers, "workers", 16, "concurrent clients for the small GET")
 	flag.IntVar(&opt.tunnels, "tunnels", 5000, "idle tunnels for the memory figure")
 	flag.IntVar(&opt.restartAgents, "restart-agents", 1000, "agents for the restart figure")
+	flag.IntVar(&opt.restarts, "restarts", 3, "relay restarts for the restart figure")
 	flag.IntVar(&opt.phones, "phones", 500, "phones subscribed to one machine's events")
 	flag.IntVar(&opt.events, "events", 40, "machine events sent to the phones")
 	flag.Parse()
@@ -50,6 +53,7 @@ type options struct {
 	duration               time.Duration
 	workers                int
 	tunnels, restartAgents int
+	restarts               int
 	phones, events         int
 }
 

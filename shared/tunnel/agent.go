@@ -33,7 +33,9 @@ type AgentConfig struct {
 	Logger  *slog.Logger // nil means slog.Default()
 
 	// Reconnection delays: exponential from MinBackoff up to MaxBackoff,
-	// jittered. Defaults DefaultMinBackoff and DefaultMaxBackoff.
+	// each drawn from the upper half of its step so that a fleet cut off
+	// together comes back spread out; back to MinBackoff at every
+	// successful handshake. Defaults DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 
 	// KeepAlive is the ping interval; a dead or half-open link is noticed
@@ -126,6 +128,11 @@ func (a *agent) run(ctx context.Context) {
 		var upSince time.Time
 		err := a.connect(ctx, func(publicURL string) {
 			upSince = time.Now()
+			// The relay took us: it is healthy now, so the next outage
+			// starts again from the shortest delay. Waiting for the link to
+			// hold a while first let the delay grow across a relay's
+			// repeated restarts, keeping kiosks away long after it was back.
+			a.backoff.reset()
 			a.logger.Info("tunnel up", "relay", a.cfg.RelayURL, "public_url", publicURL)
 			a.report(State{Connected: true, PublicURL: publicURL, Since: upSince})
 		})
@@ -138,11 +145,6 @@ func (a *agent) run(ctx context.Context) {
 
 		if !upSince.IsZero() {
 			downSince = time.Now()
-			// A link that held longer than the longest wait says the relay
-			// is healthy: start again from the shortest delay.
-			if downSince.Sub(upSince) >= a.cfg.MaxBackoff {
-				a.backoff.reset()
-			}
 		}
 		var refused *RefusedError
 		rejected := errors.As(err, &refused) && refused.permanent()
