@@ -30,9 +30,11 @@ type State struct {
 
 // ConfigView is the sim's timing, as /admin/config shows and takes it.
 // PaySeconds < 0 means payment waits for POST /admin/orders/{id}/pay.
+// FetchSeconds is how long after an order the machine fetches its file.
 type ConfigView struct {
 	PrintSeconds float64 `json:"printSeconds"`
 	PaySeconds   float64 `json:"paySeconds"`
+	FetchSeconds float64 `json:"fetchSeconds"`
 }
 
 func (s *Sim) routeAdmin(mux *http.ServeMux) {
@@ -150,6 +152,7 @@ func (s *Sim) adminSetConfig(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		PrintSeconds *float64 `json:"printSeconds"`
 		PaySeconds   *float64 `json:"paySeconds"`
+		FetchSeconds *float64 `json:"fetchSeconds"`
 	}
 	if err := readJSON(r, &body); err != nil {
 		writeAdminError(w, err)
@@ -163,6 +166,10 @@ func (s *Sim) adminSetConfig(w http.ResponseWriter, r *http.Request) {
 		writeAdminError(w, fmt.Errorf("%w: paySeconds %v over 86400", errBadInput, *body.PaySeconds))
 		return
 	}
+	if body.FetchSeconds != nil && (*body.FetchSeconds < 0 || *body.FetchSeconds > 86400) {
+		writeAdminError(w, fmt.Errorf("%w: fetchSeconds %v out of range 0..86400", errBadInput, *body.FetchSeconds))
+		return
+	}
 	s.mu.Lock()
 	if body.PrintSeconds != nil {
 		s.printTime = seconds(*body.PrintSeconds)
@@ -170,16 +177,19 @@ func (s *Sim) adminSetConfig(w http.ResponseWriter, r *http.Request) {
 	if body.PaySeconds != nil {
 		s.payDelay = seconds(*body.PaySeconds)
 	}
+	if body.FetchSeconds != nil {
+		s.fetchDelay = seconds(*body.FetchSeconds)
+	}
 	s.mu.Unlock()
 	cfg := s.config()
-	s.log.Info("timing changed", "printSeconds", cfg.PrintSeconds, "paySeconds", cfg.PaySeconds)
+	s.log.Info("timing changed", "printSeconds", cfg.PrintSeconds, "paySeconds", cfg.PaySeconds, "fetchSeconds", cfg.FetchSeconds)
 	writeJSON(w, http.StatusOK, cfg)
 }
 
 func (s *Sim) config() ConfigView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cfg := ConfigView{PrintSeconds: s.printTime.Seconds(), PaySeconds: s.payDelay.Seconds()}
+	cfg := ConfigView{PrintSeconds: s.printTime.Seconds(), PaySeconds: s.payDelay.Seconds(), FetchSeconds: s.fetchDelay.Seconds()}
 	if s.payDelay < 0 {
 		cfg.PaySeconds = -1
 	}

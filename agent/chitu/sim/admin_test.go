@@ -57,18 +57,21 @@ func TestAdminConfig(t *testing.T) {
 	if cfg.PrintSeconds != 5 || cfg.PaySeconds != 0 {
 		t.Fatalf("config %+v", cfg)
 	}
-	ts.admin(t, http.MethodPost, "/admin/config", `{"paySeconds":-1}`, http.StatusOK, nil)
+	ts.admin(t, http.MethodPost, "/admin/config", `{"paySeconds":-1,"fetchSeconds":0.6}`, http.StatusOK, nil)
 	ts.admin(t, http.MethodGet, "/admin/config", "", http.StatusOK, &cfg)
-	if cfg.PrintSeconds != 5 || cfg.PaySeconds != -1 {
+	if cfg.PrintSeconds != 5 || cfg.PaySeconds != -1 || cfg.FetchSeconds != 0.6 {
 		t.Fatalf("config %+v", cfg)
 	}
-	for _, bad := range []string{`{"printSeconds":-1}`, `{"printSeconds":1e9}`, `{"paySeconds":1e9}`, `{"printSecs":5}`, `{"printSeconds":"5"}`} {
+	for _, bad := range []string{`{"fetchSeconds":-1}`, `{"printSeconds":-1}`, `{"printSeconds":1e9}`, `{"paySeconds":1e9}`, `{"printSecs":5}`, `{"printSeconds":"5"}`} {
 		ts.admin(t, http.MethodPost, "/admin/config", bad, http.StatusBadRequest, nil)
 	}
 
-	// New timing applies to the next steps: manual payment, 5-second prints.
+	// New timing applies to the next steps: a fetch 0.6 s after the order,
+	// manual payment, 5-second prints.
 	files := newFileServer(t, map[string][]byte{"/a.tif": goodTIFF(t)})
 	id := ts.mustCreateOrder(t, codeA, files.url+"/a.tif")
+	ts.clock.waitTimers(t, 1)
+	ts.clock.Advance(600 * time.Millisecond)
 	ts.waitOrder(t, id, "the fetch", func(o OrderView) bool { return o.Fetch.Done })
 	ts.admin(t, http.MethodPost, "/admin/orders/"+id+"/pay", "", http.StatusOK, nil)
 	ts.clock.Advance(5 * time.Second)

@@ -111,7 +111,8 @@ func (o *order) stopTimer() {
 }
 
 // createOrder takes an order on m, as machineCreateOrder does, and starts
-// the machine on it: fetch the print file, wait for payment, print.
+// the machine on it: fetch the print file (after the fetch delay), wait for
+// payment, print.
 func (s *Sim) createOrder(m *simMachine, p phoneModel, payType, imageURL string) (*order, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,8 +147,12 @@ func (s *Sim) createOrder(m *simMachine, p phoneModel, payType, imageURL string)
 	ctx, cancel := context.WithCancel(s.ctx)
 	o.cancelFetch = cancel
 	s.fetching.Add(1)
+	delay := s.fetchDelay
 	go func() {
 		defer s.fetching.Done()
+		if sleep(ctx, s.clock, delay) != nil {
+			return // order lost at the machine before the fetch, or the sim is closing
+		}
 		report := s.fetchPrintFile(ctx, o)
 		if ctx.Err() != nil {
 			return // order lost at the machine, or the sim is closing

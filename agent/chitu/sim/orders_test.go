@@ -339,6 +339,41 @@ func TestPrintFileFetchGivesUp(t *testing.T) {
 	}
 }
 
+// The machine fetches the print file only after the fetch delay, so an
+// agent that is down by then is asked later (and the fetch retried).
+func TestPrintFileFetchedAfterTheFetchDelay(t *testing.T) {
+	ts := newTestSim(t, func(c *Config) { c.PayDelay = -1; c.FetchDelay = 600 * time.Millisecond })
+	files := newFileServer(t, map[string][]byte{"/a.tif": goodTIFF(t)})
+	files.failFirst.Store(1) // the agent is down at the first try
+	id := ts.mustCreateOrder(t, codeA, files.url+"/a.tif")
+	ts.clock.waitTimers(t, 1)
+	ts.clock.Advance(599 * time.Millisecond)
+	if n := files.hitsOf("/a.tif"); n != 0 {
+		t.Fatalf("fetched %d times before the fetch delay", n)
+	}
+	ts.clock.Advance(time.Millisecond)
+	eventually(t, "the first try", func() bool { return files.hitsOf("/a.tif") == 1 })
+	ts.clock.waitTimers(t, 1)
+	ts.clock.Advance(fetchFirstRetry)
+	o := ts.waitOrder(t, id, "the fetch", func(o OrderView) bool { return o.Fetch.Done })
+	if !o.Fetch.OK || o.Fetch.Attempts != 2 || o.Status != protocol.OrderPending {
+		t.Fatalf("order %s, fetch %+v: want a good file on the second attempt", o.Status, o.Fetch)
+	}
+}
+
+// An order lost at the machine before its fetch delay is never fetched.
+func TestOfflineBeforeTheFetchDelay(t *testing.T) {
+	ts := newTestSim(t, func(c *Config) { c.FetchDelay = time.Second })
+	files := newFileServer(t, map[string][]byte{"/a.tif": goodTIFF(t)})
+	id := ts.mustCreateOrder(t, codeA, files.url+"/a.tif")
+	ts.clock.waitTimers(t, 1)
+	ts.admin(t, http.MethodPost, "/admin/machines/"+codeA+"/offline", "", http.StatusOK, nil)
+	eventually(t, "the fetch delay to stop", func() bool { return ts.clock.pending() == 0 })
+	if o := ts.order(t, id); o.Status != OrderAborted || files.hitsOf("/a.tif") != 0 {
+		t.Fatalf("order %s, %d fetches; want aborted, never fetched", o.Status, files.hitsOf("/a.tif"))
+	}
+}
+
 // An order lost at the machine stops its fetch.
 func TestOfflineStopsTheFetch(t *testing.T) {
 	ts := newTestSim(t)

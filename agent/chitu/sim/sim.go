@@ -46,6 +46,10 @@ type Config struct {
 	// PayDelay is how long after a machine has the print file the customer
 	// pays: 0 pays at once, a negative value waits for the admin API.
 	PayDelay time.Duration
+	// FetchDelay is how long after taking an order the machine starts
+	// fetching its print file (0: at once). A real machine fetches some
+	// time after the order, so the agent may be down by then.
+	FetchDelay time.Duration
 	// TopicSource is TopicSourceMachineID (default) or TopicSourceDeviceID.
 	TopicSource string
 	// Logger defaults to slog.Default().
@@ -85,6 +89,7 @@ type Sim struct {
 	orderSeq    int
 	printTime   time.Duration
 	payDelay    time.Duration
+	fetchDelay  time.Duration
 	faults      []*Fault
 	faultSeq    int
 	mqttClaimed bool
@@ -105,6 +110,9 @@ func New(cfg Config) (*Sim, error) {
 	}
 	if cfg.PrintTime < 0 {
 		return nil, fmt.Errorf("sim: negative print time %v", cfg.PrintTime)
+	}
+	if cfg.FetchDelay < 0 {
+		return nil, fmt.Errorf("sim: negative fetch delay %v", cfg.FetchDelay)
 	}
 	switch cfg.TopicSource {
 	case "":
@@ -136,6 +144,7 @@ func New(cfg Config) (*Sim, error) {
 		byOrderID:   make(map[string]*order),
 		printTime:   cfg.PrintTime,
 		payDelay:    cfg.PayDelay,
+		fetchDelay:  cfg.FetchDelay,
 	}
 	s.log = slog.New(quietHandler{cfg.Logger.Handler(), &s.quiet})
 	for _, code := range cfg.Machines {

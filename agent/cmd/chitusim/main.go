@@ -5,7 +5,7 @@
 //
 //	chitusim --http ADDR --mqtt ADDR --machines CODE[,CODE...] --app-id ID \
 //	    --app-secret SECRET --mqtt-password PW [--print-seconds N] \
-//	    [--pay-seconds N] [--mqtt-url URL] [--topic-source machineId|device_id] \
+//	    [--pay-seconds N] [--fetch-seconds N] [--mqtt-url URL] [--topic-source machineId|device_id] \
 //	    [--log-level debug|info|warn|error]
 package main
 
@@ -55,6 +55,7 @@ func parseFlags(args []string) (sim.Config, sim.Addrs, error) {
 		mqttPassword = fs.String("mqtt-password", "", "MQTT password")
 		printSeconds = fs.Float64("print-seconds", 20, "how long a print takes")
 		paySeconds   = fs.Float64("pay-seconds", 1, "delay before the customer pays at the machine (0 = at once, -1 = wait for the admin API)")
+		fetchSeconds = fs.Float64("fetch-seconds", 0, "delay after an order before the machine fetches its print file")
 		topicSource  = fs.String("topic-source", sim.TopicSourceMachineID, "id hashed into event topics: machineId or device_id")
 		logLevel     = fs.String("log-level", "info", "debug, info, warn or error")
 	)
@@ -78,6 +79,9 @@ func parseFlags(args []string) (sim.Config, sim.Addrs, error) {
 	if *printSeconds < 0 {
 		return sim.Config{}, sim.Addrs{}, errors.New("--print-seconds must not be negative")
 	}
+	if *fetchSeconds < 0 {
+		return sim.Config{}, sim.Addrs{}, errors.New("--fetch-seconds must not be negative")
+	}
 	cfg := sim.Config{
 		Machines:     strings.Split(*machines, ","),
 		AppID:        *appID,
@@ -85,6 +89,7 @@ func parseFlags(args []string) (sim.Config, sim.Addrs, error) {
 		MQTTPassword: *mqttPassword,
 		PrintTime:    seconds(*printSeconds),
 		PayDelay:     seconds(*paySeconds),
+		FetchDelay:   seconds(*fetchSeconds),
 		TopicSource:  *topicSource,
 		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}

@@ -158,6 +158,16 @@ func TestPublishesThroughAnExternalBroker(t *testing.T) {
 	}
 }
 
+func TestFetchSecondsFlag(t *testing.T) {
+	cfg, _, err := parseFlags(append(contractArgs("CT0700026"), "--fetch-seconds", "0.6"))
+	if err != nil || cfg.FetchDelay != 600*time.Millisecond {
+		t.Fatalf("--fetch-seconds 0.6: fetch delay %v, err %v; want 600ms", cfg.FetchDelay, err)
+	}
+	if cfg, _, _ := parseFlags(contractArgs("CT0700026")); cfg.FetchDelay != 0 {
+		t.Fatalf("default fetch delay %v, want 0 (at once)", cfg.FetchDelay)
+	}
+}
+
 func TestRefusesBadCommandLines(t *testing.T) {
 	bin := binPath
 	tests := []struct {
@@ -171,6 +181,7 @@ func TestRefusesBadCommandLines(t *testing.T) {
 		{"bad log level", append(contractArgs("CT0700026"), "--log-level", "loud"), "--log-level"},
 		{"stray argument", append(contractArgs("CT0700026"), "extra"), "unexpected arguments"},
 		{"negative print time", append(contractArgs("CT0700026"), "--print-seconds", "-1"), "must not be negative"},
+		{"negative fetch delay", append(contractArgs("CT0700026"), "--fetch-seconds", "-0.5"), "--fetch-seconds must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
