@@ -192,8 +192,12 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	lanMux.Handle("/operator/", dash.Handler()) // LAN only, never through the tunnel
 	lanMux.Handle("GET /metrics", met.Handler())
 	lanMux.Handle("/", customer)
+	// Bodies must keep coming at a phone's pace (lan.DefaultBodyRate), on
+	// the LAN as through the tunnel; a global ReadTimeout would cut slow
+	// photo uploads and the long-lived streams alike.
+	bodyRate := lan.DefaultBodyRate()
 	httpSrv := &http.Server{
-		Handler:           met.Instrument(lanMux),
+		Handler:           bodyRate.Handler(met.Instrument(lanMux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -225,7 +229,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 				MachineCode: cfg.Machine.Code,
 				Token:       cfg.Relay.Token,
 				Version:     opt.Version,
-				Handler:     met.Instrument(customer), // the customer API only
+				Handler:     bodyRate.Handler(met.Instrument(customer)), // the customer API only
 				Logger:      log.With("machine", cfg.Machine.Code, "component", "tunnel"),
 				OnState: func(st tunnel.State) {
 					tunnelUp.Store(st.Connected)
