@@ -47,6 +47,7 @@ var relayAnswers = map[string]struct {
 }{
 	"agent_reconnected":    {http.StatusServiceUnavailable, 1, true},
 	"agent_timeout":        {http.StatusGatewayTimeout, 5, true},
+	"bad_body":             {http.StatusBadRequest, 0, false},
 	"bad_gateway":          {http.StatusBadGateway, 0, true},
 	"bad_path":             {http.StatusBadRequest, 0, false},
 	"bad_request":          {http.StatusBadRequest, 0, false},
@@ -57,7 +58,9 @@ var relayAnswers = map[string]struct {
 	"no_machine_online":    {http.StatusServiceUnavailable, 30, false},
 	"not_found":            {http.StatusNotFound, 0, false},
 	"rate_limited":         {http.StatusTooManyRequests, 1, false},
+	"request_timeout":      {http.StatusRequestTimeout, 0, false},
 	"too_large":            {http.StatusRequestEntityTooLarge, 0, false},
+	"too_many_streams":     {http.StatusTooManyRequests, 5, false},
 	"unauthorized":         {http.StatusUnauthorized, 0, false},
 	"unknown_machine":      {http.StatusNotFound, 0, true},
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -11,10 +12,30 @@ import (
 
 // ServeHTTP is the relay's front door.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		// Refused before a byte of the body is read: a client that sent
+		// "Expect: 100-continue" gets its final answer at once instead of
+		// waiting for a 100 that never comes, and net/http, seeing the
+		// body unread, closes the connection rather than drain it.
+		s.instrument(w, r, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Connection", "close")
+			s.answer(w, r, tooLargeFailure(s.cfg.MaxBodyBytes))
+		})
+		return
+	}
 	if r.Body != nil && r.Body != http.NoBody {
-		// Given the server's own writer (not the metrics' recorder), so
-		// that a body over the limit also closes the connection.
-		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		// The handlers get a shallow copy whose body notes read errors
+		// (see clientBody); the server keeps the original, which is how
+		// it knows whether a 100 Continue was asked for and sent.
+		body := &clientBody{ReadCloser: r.Body}
+		if r.ContentLength < 0 {
+			// Chunked: the limit is found while streaming. Given the
+			// server's own writer (not the metrics' recorder), so that a
+			// body over the limit also closes the connection.
+			body.ReadCloser = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), clientBodyKey{}, body))
+		r.Body = body
 	}
 	s.instrument(w, r, s.serve)
 }
@@ -70,10 +91,6 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-	}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		s.answer(w, r, tooLargeFailure(s.cfg.MaxBodyBytes))
-		return
 	}
 
 	switch m.kind {

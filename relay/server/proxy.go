@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"casefleet/relay/metrics"
@@ -104,13 +106,24 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	t := targetOf(r)
 	log := s.log.With("machine", t.match.code, "path", r.URL.Path)
 	var tooLarge *http.MaxBytesError
+	bodyErr := clientBodyErr(r)
 	switch {
-	case errors.As(err, &tooLarge):
+	case errors.As(err, &tooLarge) || errors.As(bodyErr, &tooLarge):
 		log.Debug("request body too large", "err", err)
 		s.answer(w, r, tooLargeFailure(s.cfg.MaxBodyBytes))
 	case r.Context().Err() != nil:
 		// The customer went away; nobody reads an answer.
 		log.Debug("client gone", "err", err)
+	case bodyErr != nil && isTimeout(bodyErr):
+		// The client's fault, not the agent's: it did not send its body
+		// within request_timeout.
+		log.Info("client too slow sending its body", "err", bodyErr)
+		s.answer(w, r, failure{status: http.StatusRequestTimeout, code: "request_timeout"})
+	case bodyErr != nil:
+		// A body that does not parse (a malformed chunk size, a chunk
+		// without its CRLF): the client's mistake, not a 502.
+		log.Info("malformed request body", "err", bodyErr)
+		s.answer(w, r, failure{status: http.StatusBadRequest, code: "bad_body"})
 	case isTimeout(err):
 		log.Warn("agent did not answer in time", "err", err)
 		s.answer(w, r, failure{status: http.StatusGatewayTimeout, code: "agent_timeout", machine: t.match.code, retryAfter: 5 * time.Second})
@@ -149,3 +162,37 @@ func noAgent() failure {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// clientBody is a request's body as the handlers read it: it remembers
+// the first error reading it from the client, so that a request the agent
+// never got whole is blamed on the client, not on the agent.
+type clientBody struct {
+	io.ReadCloser
+	mu  sync.Mutex
+	err error
+}
+
+type clientBodyKey struct{}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.mu.Lock()
+		if b.err == nil {
+			b.err = err
+		}
+		b.mu.Unlock()
+	}
+	return n, err
+}
+
+// clientBodyErr is the error reading r's body from the client, if any.
+func clientBodyErr(r *http.Request) error {
+	b, _ := r.Context().Value(clientBodyKey{}).(*clientBody)
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}

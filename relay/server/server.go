@@ -171,7 +171,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(protocolErrorListener{ln}) }()
 	s.log.Info("relay serving", "listen", ln.Addr().String(), "public_url", s.cfg.PublicURL, "redis", s.dir != nil)
 
 	var err error
