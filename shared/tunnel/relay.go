@@ -95,7 +95,9 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 	if opts.PublicURL != "" {
 		w.Header().Set(HeaderPublicURL, opts.PublicURL)
 	}
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	// Through a frameGuard: a frame over the limit ends the tunnel at its
+	// header, not when the keepalive gives up.
+	ws, err := websocket.Accept(guardedHijacker{w, maxMessageLen}, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		// websocket.Accept has answered already.
 		return nil, fmt.Errorf("accept tunnel for %s: %w", code, err)
