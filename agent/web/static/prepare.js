@@ -18,7 +18,7 @@ import { cover, photoPoint } from 'casefleet/preview';
 // than a second JPEG pass does, and more pixels only cost bytes.
 export const DENSITY = 1; // uploaded pixels per template pixel, at most
 export const BLEED = 2; // template pixels around the template's edge
-export const QUALITY = 0.92; // JPEG; photos with transparency go as PNG
+export const QUALITY = 0.92; // JPEG; PNG photos go as PNG
 
 // cropFor is the part of a pw x ph photo to send for placement p on a
 // W x H template: {x, y, f, w, h}, the rectangle at (x, y) of the photo
@@ -118,6 +118,9 @@ export async function prepare({ photo, blob, name, template, placement }, opt = 
   const c = cropFor(W, H, pw, ph, placement, opt);
   const done = (r) => ({ ...r, crop: c, ms: performance.now() - started });
 
+  // Formats the agent does not read (a GIF, say) go as chosen, for the
+  // agent to refuse as it always has.
+  if (!sendable(blob)) return done(original);
   if (!c) {
     // Nothing of the photo lands on the case, so the print is blank: a
     // transparent pixel prints the same.
@@ -125,7 +128,7 @@ export async function prepare({ photo, blob, name, template, placement }, opt = 
     return done(out ? { blob: out, name: 'photo.png', placement } : original);
   }
   const pixels = c.w * c.h;
-  if (c.f === 1 && pixels > 0.8 * pw * ph && sendable(blob)) return done(original); // little to gain
+  if (c.f === 1 && pixels > 0.8 * pw * ph) return done(original); // little to gain
 
   const canvas = canvasOf(c.w, c.h);
   const ctx = canvas.getContext('2d');
@@ -135,12 +138,15 @@ export async function prepare({ photo, blob, name, template, placement }, opt = 
 
   const alpha = mayHaveAlpha(blob) && hasTransparency(ctx, c.w, c.h);
   const quality = opt.quality ?? QUALITY;
-  // JPEG has no transparency (it would print black): PNG keeps it. Not
-  // lossy WebP, though it is smaller: the agent's WebP decoder
-  // (golang.org/x/image/webp) reads its colours as full range, so they
-  // would print washed out (golang/go#40173).
-  const out = alpha ? await encode(canvas, 'image/png') : await encode(canvas, opt.type || 'image/jpeg', quality);
-  if (!out || (out.size >= blob.size && sendable(blob))) return done(original);
+  // A lossless photo stays lossless: PNG (a PNG is mostly a drawing or
+  // a screenshot, whose hard edges JPEG would fringe), and so must one
+  // with transparency (JPEG would print it black). Not lossy WebP, though
+  // it is smaller: the agent's WebP decoder (golang.org/x/image/webp)
+  // reads its colours as full range, which prints washed out
+  // (golang/go#40173).
+  const lossless = alpha || blob.type === 'image/png';
+  const out = lossless ? await encode(canvas, 'image/png') : await encode(canvas, opt.type || 'image/jpeg', quality);
+  if (!out || out.size >= blob.size) return done(original);
   const ext = { 'image/jpeg': 'jpg', 'image/webp': 'webp', 'image/png': 'png' }[out.type];
   return done({ blob: out, name: `photo.${ext}`, placement: cropPlacement(placement, W, H, pw, ph, c) });
 }
@@ -161,8 +167,8 @@ function encode(canvas, type, quality) {
   });
 }
 
-// sendable: the agent reads JPEG, PNG and WebP (a browser may hand over
-// other formats it can show, such as HEIC).
+// sendable: the agent reads JPEG, PNG and WebP (a browser may show other
+// formats, such as GIF).
 const sendable = (blob) => /^image\/(jpeg|png|webp)$/.test(blob.type);
 
 const mayHaveAlpha = (blob) => blob.type !== 'image/jpeg';
