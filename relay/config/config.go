@@ -67,6 +67,10 @@ type Config struct {
 	RateSession      float64 `mapstructure:"rate_session"`
 	RateSessionBurst int     `mapstructure:"rate_session_burst"`
 
+	MaxStreamsIP      int           `mapstructure:"max_streams_ip"`
+	MaxStreamsSession int           `mapstructure:"max_streams_session"`
+	StreamIdleTimeout time.Duration `mapstructure:"stream_idle_timeout"`
+
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
 
 	MetricsToken string `mapstructure:"metrics_token"`
@@ -108,6 +112,9 @@ var settings = []setting{
 	{"rate_ip_burst", "rate-ip-burst", 100, "burst of requests per client IP"},
 	{"rate_session", "rate-session", 10.0, "requests per second per customer session (0: no limit)"},
 	{"rate_session_burst", "rate-session-burst", 40, "burst of requests per customer session"},
+	{"max_streams_ip", "max-streams-ip", 100, "customers' WebSockets open at once per client IP (0: no limit)"},
+	{"max_streams_session", "max-streams-session", 4, "customers' WebSockets open at once per customer session (0: no limit)"},
+	{"stream_idle_timeout", "stream-idle-timeout", "75s", "a customer's WebSocket that sends nothing this long is closed (the agent pings every 25 s)"},
 	{"trusted_proxies", "trusted-proxies", DefaultTrustedProxies, "networks (CIDR) whose X-Forwarded-For is believed: load balancers and peer relays"},
 	{"metrics_token", "metrics-token", "", "bearer token that GET /metrics requires (empty: /metrics is open); prefer CASEFLEET_RELAY_METRICS_TOKEN to the flag"},
 	{"log_level", "log-level", "info", "debug, info, warn or error"},
@@ -232,7 +239,7 @@ func (c Config) Validate() error {
 		"lease_ttl": c.LeaseTTL, "keepalive": c.KeepAlive, "revocations_poll": c.RevocationsPoll,
 		"read_header_timeout": c.ReadHeaderTimeout, "request_timeout": c.RequestTimeout,
 		"response_header_timeout": c.ResponseHeaderTimeout, "idle_timeout": c.IdleTimeout,
-		"shutdown_timeout": c.ShutdownTimeout,
+		"shutdown_timeout": c.ShutdownTimeout, "stream_idle_timeout": c.StreamIdleTimeout,
 	} {
 		if d <= 0 {
 			bad(key, "%v: must be positive", d)
@@ -255,6 +262,12 @@ func (c Config) Validate() error {
 	}
 	if c.RateSession < 0 || (c.RateSession > 0 && c.RateSessionBurst < 1) {
 		bad("rate_session", "%v with burst %d: want a rate >= 0 (0: no limit) and a burst >= 1", c.RateSession, c.RateSessionBurst)
+	}
+	if c.MaxStreamsIP < 0 {
+		bad("max_streams_ip", "%d: want 0 (no limit) or more", c.MaxStreamsIP)
+	}
+	if c.MaxStreamsSession < 0 {
+		bad("max_streams_session", "%d: want 0 (no limit) or more", c.MaxStreamsSession)
 	}
 	if _, err := c.TrustedPrefixes(); err != nil {
 		bad("trusted_proxies", "%v", err)

@@ -33,6 +33,7 @@ const (
 	RefusedWebSocketRequired = "websocket_required" // not a WebSocket upgrade
 	RefusedHandshake         = "handshake_failed"   // the token was fine, the WebSocket handshake was not
 	RefusedShuttingDown      = "shutting_down"
+	RefusedAlreadyConnected  = "machine_already_connected" // another agent holds a live tunnel for the machine
 )
 
 // RefusalReasons lists every reason a tunnel is refused.
@@ -40,6 +41,7 @@ var RefusalReasons = []string{
 	RefusedTokenExpired, RefusedTokenNotYetValid, RefusedTokenInvalid, RefusedTokenMalformed,
 	RefusedTokenRevoked, RefusedWrongMachine, RefusedForbidden, RefusedUnavailable, RefusedMissingToken,
 	RefusedInvalidMachine, RefusedWebSocketRequired, RefusedHandshake, RefusedShuttingDown,
+	RefusedAlreadyConnected,
 }
 
 // Directions of requests between relays.
@@ -58,10 +60,13 @@ var DirectoryOps = []string{"claim", "refresh", "release", "lookup", "online", "
 const (
 	LimitIP      = "ip"
 	LimitSession = "session"
+	// Caps on customers' WebSockets open at once.
+	LimitStreamsIP      = "streams_ip"
+	LimitStreamsSession = "streams_session"
 )
 
-// Limits lists the rate limits.
-var Limits = []string{LimitIP, LimitSession}
+// Limits lists the rate limits and the caps on WebSockets.
+var Limits = []string{LimitIP, LimitSession, LimitStreamsIP, LimitStreamsSession}
 
 // other stands for a label value outside its set: a bug, but one that
 // must not grow the number of series.

@@ -96,7 +96,7 @@ func New(opt Options) *Metrics {
 		}, []string{"op"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limited_total",
-			Help: "Requests refused with 429, by the limit they hit: per client IP or per customer session.",
+			Help: "Requests refused with 429, by the limit they hit: requests per client IP or per customer session, WebSockets open per client IP or per session.",
 		}, []string{"limit"}),
 	}
 	// Every label value is present from the start, so that a rate over

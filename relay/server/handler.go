@@ -8,6 +8,7 @@ import (
 
 	"casefleet/relay/metrics"
 	"casefleet/relay/route"
+	"casefleet/shared/tunnel"
 )
 
 // ServeHTTP is the relay's front door.
@@ -91,6 +92,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+	}
+
+	if m.kind == routeMachineAPI && tunnel.IsWebSocketUpgrade(r) {
+		if !forwarded { // a peer relay has counted it already
+			release, full := s.streams.acquire(o.client.String(), sessionOf(r))
+			if full != "" {
+				s.met.RateLimited(full)
+				s.answer(w, r, tooManyStreams())
+				return
+			}
+			defer release() // the proxy returns when the WebSocket ends
+		}
+		w = streamWriter{w, s.cfg.StreamIdleTimeout}
 	}
 
 	switch m.kind {

@@ -43,6 +43,7 @@ type Server struct {
 
 	ipLimits      *limiter
 	sessionLimits *limiter
+	streams       *streamCaps // customers' WebSockets open at once
 
 	met        *metrics.Metrics
 	metricsOut http.Handler // met's handler
@@ -104,6 +105,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		seen:          &seenMachines{byID: map[string]string{}},
 		ipLimits:      newLimiter(cfg.RateIP, cfg.RateIPBurst),
 		sessionLimits: newLimiter(cfg.RateSession, cfg.RateSessionBurst),
+		streams:       newStreamCaps(cfg.MaxStreamsIP, cfg.MaxStreamsSession),
 		routes:        newRouteLabels(),
 		pages:         pg,
 		langs:         locale.NewMatcher(),
