@@ -55,6 +55,8 @@ type Queue interface {
 	Subscribe() (<-chan struct{}, func())
 	EventsAfter(after uint64, limit int) ([]queue.Event, error)
 	Retry(id string) (queue.Order, error)
+	// Verify checks the store's consistency (for doctor).
+	Verify() error
 }
 
 // MinPINLength is the shortest operator PIN accepted: with the lockout,

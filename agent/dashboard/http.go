@@ -63,6 +63,7 @@ func (d *Dashboard) Handler() http.Handler {
 	mux.Handle("POST "+apiPath+"/qr/show", d.api(d.qrShow))
 	mux.Handle("GET "+apiPath+"/qr.png", d.api(d.qrPNG))
 	mux.Handle("GET "+apiPath+"/qr.svg", d.api(d.qrSVG))
+	mux.Handle("GET "+apiPath+"/store/check", d.api(d.storeCheck))
 	mux.HandleFunc(apiPath+"/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{status: http.StatusNotFound, code: "not_found", msg: "There is no such operator API."})
 	})

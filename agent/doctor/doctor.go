@@ -12,12 +12,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.etcd.io/bbolt"
-
 	"casefleet/agent/chitu"
 	"casefleet/agent/config"
 	"casefleet/agent/daemon"
-	"casefleet/agent/queue"
 	"casefleet/shared/tunnel"
 )
 
@@ -28,6 +25,9 @@ type Check struct {
 	Fix  string // what to do when Err is set
 	Info string // what was found when it passed
 	Skip bool   // not run: an earlier check it depends on failed
+	// Details are further lines under a failure (each problem found, and
+	// what to do about it).
+	Details []string
 }
 
 // Run performs every check it can and writes the report to w. It reports
@@ -47,6 +47,9 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 		if c.Err != nil && c.Fix != "" {
 			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
 		}
+		for _, d := range c.Details {
+			fmt.Fprintf(w, "       %s\n", d)
+		}
 	}
 	if loadErr != nil {
 		add(Check{Name: "config", Err: loadErr, Fix: "correct the config file (see /etc/casefleet/agent.yaml) or the CASEFLEET_* variables"})
@@ -57,7 +60,11 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 	} else {
 		add(Check{Name: "config", Info: "machine " + cfg.Machine.Code})
 	}
-	add(checkDataDir(cfg.DataDir))
+	dataDir := checkDataDir(cfg.DataDir)
+	add(dataDir)
+	if dataDir.Err == nil {
+		add(checkStore(ctx, cfg))
+	}
 	link, err := chitu.Dial(ctx, daemon.ChituConfig(cfg, slog.New(slog.DiscardHandler)))
 	if err != nil {
 		add(Check{Name: "open API", Err: err, Fix: "fix the chitu.* settings"})
@@ -97,26 +104,7 @@ func checkDataDir(dir string) Check {
 		return c
 	}
 	os.Remove(probe)
-	// Only look at an existing database, read-only: doctor often runs as
-	// root, and a file it created would be root's, not the service's.
-	path := filepath.Join(dir, daemon.DBFile)
-	if _, err := os.Stat(path); err != nil {
-		c.Info = dir + " (no database yet: the agent creates it on first start)"
-		return c
-	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		// A running agent holds the lock: that is a healthy sign.
-		c.Info = dir + " (database in use by the running agent)"
-		return c
-	}
-	defer db.Close()
 	c.Info = dir
-	if q, err := queue.Open(db, queue.Options{}); err == nil {
-		if paused, err := q.Paused(); err == nil && paused {
-			c.Info = dir + " (the queue is PAUSED by an operator: no order goes to the printer until someone presses Resume queue on the dashboard)"
-		}
-	}
 	return c
 }
 

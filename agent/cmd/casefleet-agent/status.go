@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"casefleet/agent/config"
 	"casefleet/agent/dashboard"
+	"casefleet/agent/doctor"
 )
 
 // status prints one screen about the running agent on this PC: printer,
@@ -27,7 +27,7 @@ func status(ctx context.Context, cfg config.Config, loadErr error, out io.Writer
 		fmt.Fprintln(os.Stderr, "casefleet-agent status: lan.operator_pin is not set; it is what lets status (and the dashboard) read the agent")
 		return 1
 	}
-	base, err := localURL(cfg.LAN.Listen)
+	base, err := doctor.AgentURL(cfg.LAN.Listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "casefleet-agent status:", err)
 		return 1
@@ -102,16 +102,4 @@ func printStatus(out io.Writer, st dashboard.State) {
 	for _, p := range st.Problems {
 		fmt.Fprintf(out, "problem: %s\n", p)
 	}
-}
-
-// localURL is where this PC reaches its own agent's LAN listener.
-func localURL(listen string) (string, error) {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "", fmt.Errorf("lan.listen %q: %w", listen, err)
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port), nil
 }
