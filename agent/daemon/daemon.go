@@ -197,7 +197,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	// photo uploads and the long-lived streams alike.
 	bodyRate := lan.DefaultBodyRate()
 	httpSrv := &http.Server{
-		Handler:           bodyRate.Handler(met.Instrument(lanMux)),
+		Handler:           bodyRate.Handler(met.Instrument(lanMux), log),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -229,7 +229,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 				MachineCode: cfg.Machine.Code,
 				Token:       cfg.Relay.Token,
 				Version:     opt.Version,
-				Handler:     bodyRate.Handler(met.Instrument(customer)), // the customer API only
+				Handler:     bodyRate.Handler(met.Instrument(customer), log), // the customer API only
 				Logger:      log.With("machine", cfg.Machine.Code, "component", "tunnel"),
 				OnState: func(st tunnel.State) {
 					tunnelUp.Store(st.Connected)

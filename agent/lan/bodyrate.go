@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -42,18 +43,18 @@ func DefaultBodyRate() BodyRate {
 // ErrBodyTooSlow is what reading a body that broke the rate returns.
 var ErrBodyTooSlow = errors.New("request body arrived too slowly")
 
-// Handler applies the bound to every request with a body that h serves.
-// It sets read deadlines on the connection (http.ResponseController), so
+// Handler applies the bound to every request with a body that h serves,
+// and logs each body it cuts. It sets read deadlines on the connection (http.ResponseController), so
 // it must wrap h directly on the server, outside any ResponseWriter
 // wrapper that does not unwrap. Requests without a body (GET, WebSocket
 // upgrades) are left alone.
-func (b BodyRate) Handler(h http.Handler) http.Handler {
+func (b BodyRate) Handler(h http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 			h.ServeHTTP(w, r)
 			return
 		}
-		body := &rateBody{ReadCloser: r.Body, rate: b, rc: http.NewResponseController(w), start: time.Now()}
+		body := &rateBody{ReadCloser: r.Body, rate: b, rc: http.NewResponseController(w), start: time.Now(), req: r, log: log}
 		body.last = body.start
 		// Also bounds a body the handler never reads: net/http discards
 		// it (up to 256 KiB) before answering.
@@ -75,6 +76,8 @@ type rateBody struct {
 	start, last time.Time // the handler's start; the last bytes read
 	n           int64     // bytes read
 	done        bool      // EOF seen: deadline cleared
+	req         *http.Request
+	log         *slog.Logger
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
@@ -97,7 +100,10 @@ func (b *rateBody) Read(p []byte) (int, error) {
 		b.done = true
 		_ = b.rc.SetReadDeadline(time.Time{})
 	case isTimeout(err):
-		err = fmt.Errorf("%w (%d bytes in %v): %w", ErrBodyTooSlow, b.n, time.Since(b.start).Round(time.Second), err)
+		took := time.Since(b.start).Round(time.Second)
+		b.log.Info("request body arrived too slowly: cut off", "method", b.req.Method, "path", b.req.URL.Path,
+			"client", b.req.RemoteAddr, "bytes", b.n, "declared", b.req.ContentLength, "after", took)
+		err = fmt.Errorf("%w (%d bytes in %v): %w", ErrBodyTooSlow, b.n, took, err)
 	}
 	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +20,10 @@ import (
 )
 
 // testRate is DefaultBodyRate scaled down so a test takes seconds.
-var testRate = lan.BodyRate{Grace: 500 * time.Millisecond, MinRate: 20_000, Idle: time.Second}
+var (
+	testRate = lan.BodyRate{Grace: 500 * time.Millisecond, MinRate: 20_000, Idle: time.Second}
+	discard  = slog.New(slog.DiscardHandler)
+)
 
 // counter reads the whole body and answers how many bytes came, or 408.
 // After the body it works for `work` first, checking the request was not
@@ -96,7 +100,7 @@ func dial(t *testing.T, srv *httptest.Server) net.Conn {
 // A client trickling a byte now and then is cut off once the grace is
 // over, instead of holding the connection for as long as it likes.
 func TestASlowlorisBodyIsCutOff(t *testing.T) {
-	srv := httptest.NewServer(testRate.Handler(counter(0)))
+	srv := httptest.NewServer(testRate.Handler(counter(0), discard))
 	defer srv.Close()
 	status, body, took := slowClient{size: 100_000, chunk: 1, gap: 100 * time.Millisecond}.run(t, dial(t, srv))
 	if status != http.StatusRequestTimeout || !strings.Contains(body, "too slowly") {
@@ -110,7 +114,7 @@ func TestASlowlorisBodyIsCutOff(t *testing.T) {
 // A slow but steady upload is served however long it takes, and the
 // handler may work on after it as long as it needs.
 func TestASlowSteadyUploadIsServed(t *testing.T) {
-	srv := httptest.NewServer(testRate.Handler(counter(2 * testRate.Idle)))
+	srv := httptest.NewServer(testRate.Handler(counter(2*testRate.Idle), discard))
 	defer srv.Close()
 	// Twice the minimum rate, for three times the grace plus the idle time.
 	c := slowClient{size: 80_000, chunk: 4_000, gap: 100 * time.Millisecond}
@@ -123,7 +127,7 @@ func TestASlowSteadyUploadIsServed(t *testing.T) {
 // A body that stops arriving is cut after Idle, even when it was well
 // ahead of the rate.
 func TestAStalledUploadIsCutAfterTheIdleTime(t *testing.T) {
-	srv := httptest.NewServer(testRate.Handler(counter(0)))
+	srv := httptest.NewServer(testRate.Handler(counter(0), discard))
 	defer srv.Close()
 	status, _, took := slowClient{size: 200_000, chunk: 50_000, gap: 10 * time.Millisecond, stallAfter: 100_000}.run(t, dial(t, srv))
 	if status != http.StatusRequestTimeout {
@@ -137,7 +141,7 @@ func TestAStalledUploadIsCutAfterTheIdleTime(t *testing.T) {
 
 // Requests without a body (a long poll, a WebSocket) are not touched.
 func TestRequestsWithoutABodyAreLeftAlone(t *testing.T) {
-	srv := httptest.NewServer(testRate.Handler(counter(2 * (testRate.Grace + testRate.Idle))))
+	srv := httptest.NewServer(testRate.Handler(counter(2*(testRate.Grace+testRate.Idle)), discard))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
@@ -163,7 +167,7 @@ func TestASlowlorisIsCutOffThroughTheTunnel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	srv := &http.Server{Handler: testRate.Handler(counter(0)), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: testRate.Handler(counter(0), discard), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(server)
 	defer srv.Close()
 
