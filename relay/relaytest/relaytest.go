@@ -203,6 +203,13 @@ func (a *Agent) record(s tunnel.State) {
 	a.cond = make(chan struct{})
 }
 
+// Changes is how many states the agent has reported so far.
+func (a *Agent) Changes() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seq
+}
+
 // Stop stops the agent and waits for it.
 func (a *Agent) Stop() {
 	a.stop()

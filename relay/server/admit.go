@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"os"
 	"time"
@@ -117,11 +118,64 @@ func (s *Server) watch(t *route.Tunnel) {
 	}
 }
 
-// authenticate is the tunnel's Authenticator: the fleet key and the
-// current revocation list.
-func (s *Server) authenticate(_ *http.Request, code, token string) (enroll.Claims, error) {
+// livenessTimeout bounds the ping that decides whether a machine's
+// current tunnel is alive when another agent asks for the machine: short,
+// because a newcomer whose own old tunnel is half-open waits that long.
+const livenessTimeout = 2 * time.Second
+
+// authenticate is the tunnel's Authenticator: the fleet key, the current
+// revocation list, and one kiosk per machine: a newcomer is refused while
+// the machine's tunnel, here or at a peer relay, answers a ping.
+func (s *Server) authenticate(r *http.Request, code, token string) (enroll.Claims, error) {
 	v := enroll.Verifier{PublicKey: s.pub, Revocations: s.revs.Load()}
-	return v.VerifyFor(code, token)
+	claims, err := v.VerifyFor(code, token)
+	if err != nil {
+		return claims, err
+	}
+	return claims, s.checkNotConnected(r.Context(), code)
+}
+
+// checkNotConnected returns an error wrapping tunnel.ErrAlreadyConnected
+// if machine code has a live tunnel, here or (by the directory) at a peer
+// relay. A tunnel that does not answer in livenessTimeout is dead or
+// half-open: the newcomer replaces it, as before. When the directory or
+// the peer cannot be asked, the newcomer is let in: a kiosk is never kept
+// offline by an outage of Redis or of another relay.
+func (s *Server) checkNotConnected(ctx context.Context, code string) error {
+	if t := s.table.Get(code); t != nil {
+		ctx, cancel := context.WithTimeout(ctx, livenessTimeout)
+		defer cancel()
+		if err := t.Conn.Alive(ctx); err != nil {
+			s.log.Info("the machine's tunnel does not answer; a new agent replaces it", "machine", code, "tunnel", t.ID, "err", err)
+			return nil
+		}
+		return alreadyConnected(code, t.Since)
+	}
+	if s.dir == nil {
+		return nil
+	}
+	// The peer pings for livenessTimeout; its answer gets a second more.
+	ctx, cancel := context.WithTimeout(ctx, livenessTimeout+time.Second)
+	defer cancel()
+	e, err := s.dir.Lookup(ctx, code)
+	if err != nil || e.Instance == s.cfg.InstanceID {
+		return nil // not held anywhere, or by a tunnel of ours now gone
+	}
+	alive, err := s.askPeerAlive(ctx, e)
+	if err != nil {
+		s.log.Warn("could not ask the relay holding the machine whether its tunnel is alive; admitting the new agent",
+			"machine", code, "peer", e.Instance, "err", err)
+		return nil
+	}
+	if !alive {
+		return nil
+	}
+	return alreadyConnected(code, time.UnixMilli(e.Since))
+}
+
+func alreadyConnected(code string, since time.Time) error {
+	return fmt.Errorf("%w: %s is connected already (a live tunnel since %s), and only one agent may hold a machine: "+
+		"is a copy of this kiosk running with its token?", tunnel.ErrAlreadyConnected, code, since.UTC().Format("2006-01-02 15:04:05 UTC"))
 }
 
 // entry is t's directory entry. It is the same for every refresh, which

@@ -64,6 +64,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case routeMetrics:
 		s.serveMetrics(w, r)
 		return
+	case routePeerAlive:
+		s.serveAlive(w, r)
+		return
 	}
 
 	// Everything else is a customer's (or a printer's) request. A slow

@@ -21,6 +21,7 @@ const (
 	routeEditor               // GET /editor?machine=CODE: to CODE's agent
 	routeApp                  // GET /app/...: the web app's assets, to an agent
 	routeMachineAPI           // /api/chitu/machine/CODE/...: to CODE's agent
+	routePeerAlive            // GET /relay/v1/alive?machine=CODE: from a peer relay
 )
 
 // Paths the relay serves or forwards; nothing else reaches an agent.
@@ -69,6 +70,8 @@ func classify(r *http.Request) (match, *failure) {
 		return match{kind: routeMetrics}, nil
 	case p == machinesPath && readOnly:
 		return match{kind: routeMachines}, nil
+	case p == alivePath && readOnly:
+		return match{kind: routePeerAlive}, nil
 	case p == editorPath && readOnly:
 		code := r.URL.Query().Get("machine")
 		if code == "" {

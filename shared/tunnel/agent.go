@@ -149,10 +149,18 @@ func (a *agent) run(ctx context.Context) {
 		var refused *RefusedError
 		rejected := errors.As(err, &refused) && refused.permanent()
 		var delay time.Duration
-		if rejected {
+		switch {
+		case rejected && refused.Code == CodeAlreadyConnected:
+			// Not this agent's configuration that is wrong, but there are
+			// two of it: say so plainly, and keep out of the other's way.
+			delay = a.backoff.longest()
+			a.logger.Error("relay refused the tunnel: another agent is connected as this machine with its token "+
+				"(a copy of this kiosk's disk, or a leaked token?); stop the other one, or revoke the token and enroll this kiosk again",
+				"err", err, "code", refused.Code, "retry_in", delay)
+		case rejected:
 			delay = a.backoff.longest()
 			a.logger.Error("relay refused the tunnel", "err", err, "code", refused.Code, "retry_in", delay)
-		} else {
+		default:
 			delay = a.backoff.next()
 			a.logger.Warn("tunnel down", "err", err, "retry_in", delay)
 		}

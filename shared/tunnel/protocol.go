@@ -39,6 +39,15 @@ var ErrClosed = errors.New("tunnel closed")
 // told to retry as after a network error, not that it was refused.
 var ErrUnavailable = errors.New("relay temporarily unavailable")
 
+// ErrAlreadyConnected may be wrapped by an Authenticator's error when
+// another agent holds a live tunnel for the machine: the newcomer is
+// refused with 409 machine_already_connected. One token is one kiosk; a
+// second agent with it is a copied disk or a leaked token.
+var ErrAlreadyConnected = errors.New("machine already connected")
+
+// CodeAlreadyConnected is the refusal code of ErrAlreadyConnected.
+const CodeAlreadyConnected = "machine_already_connected"
+
 // RefusedError is the relay's answer when it did not upgrade the agent's
 // connection: the HTTP status and the error body of the relay's API.
 type RefusedError struct {

@@ -25,8 +25,9 @@ const DefaultKeepAlive = 10 * time.Second
 //
 // Its error is shown to the agent: errors wrapping the enroll sentinels
 // refuse with 401 or 403 and a matching code, an error wrapping
-// ErrUnavailable answers 503 (the agent retries soon), any other error
-// refuses with 403. Keep secrets out of the error text.
+// ErrUnavailable answers 503 (the agent retries soon), one wrapping
+// ErrAlreadyConnected 409, any other error refuses with 403. Keep secrets
+// out of the error text.
 type Authenticator func(r *http.Request, machineCode, token string) (enroll.Claims, error)
 
 // AcceptOptions configures Accept.
@@ -175,6 +176,8 @@ func refusalFor(err error) (status int, code string) {
 	switch {
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable, "unavailable"
+	case errors.Is(err, ErrAlreadyConnected):
+		return http.StatusConflict, CodeAlreadyConnected
 	case errors.Is(err, enroll.ErrExpired):
 		return http.StatusUnauthorized, "token_expired"
 	case errors.Is(err, enroll.ErrNotYetValid):
@@ -222,6 +225,36 @@ func (c *Conn) Close() error {
 	c.link.Close()
 	<-c.done
 	return nil
+}
+
+// Alive pings the agent and reports nil if it answers before ctx ends
+// (or sends anything meanwhile: a pong can queue behind an upload on a
+// slow link), else why not. The relay asks before letting a second agent
+// take the machine over: a live tunnel keeps it, a dead or half-open one
+// does not.
+func (c *Conn) Alive(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return fmt.Errorf("%w: %w", ErrClosed, c.Err())
+	default:
+	}
+	sent := time.Now()
+	pong := make(chan error, 1)
+	go func() {
+		_, err := c.link.sess.Ping()
+		pong <- err
+	}()
+	select {
+	case err := <-pong:
+		return err
+	case <-c.done:
+		return fmt.Errorf("%w: %w", ErrClosed, c.Err())
+	case <-ctx.Done():
+		if c.link.conn.heardSince(sent) {
+			return nil
+		}
+		return fmt.Errorf("no answer to a ping: %w", ctx.Err())
+	}
 }
 
 // Done is closed when the tunnel is down: closed, failed keepalive, or
