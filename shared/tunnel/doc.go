@@ -18,8 +18,12 @@
 //	relay -> agent  101 Switching Protocols
 //	                X-Casefleet-Public-Url: <public base URL of this kiosk>
 //	             or 4xx/5xx {"error":{"code":"...","message":"..."}}
+//	                (409 machine_already_connected: another agent holds
+//	                the machine's live tunnel)
 //
 // Both ends ping each other every KeepAlive interval and drop a link whose
 // ping goes unanswered for one more interval, so a dead or half-open link
-// is noticed within two intervals (20 s with the default of 10 s).
+// is noticed within two intervals (20 s with the default of 10 s). The
+// relay ends a tunnel at once at the header of a WebSocket frame larger
+// than any of ours (maxMessageLen).
 package tunnel
