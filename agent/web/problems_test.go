@@ -128,12 +128,32 @@ func TestProblemPages(t *testing.T) {
 	olga.waitFor("photo", `document.getElementById('preview').classList.contains('has-photo')`, 10*time.Second)
 	olga.click("#order-btn")
 	problemTitle(olga, "This machine is offline")
-	// Trying again and again spends the session's orders of the hour (one
-	// an hour, a burst of two).
+	// Trying again while it is offline costs nothing: refused orders do
+	// not spend the session's orders of the hour (one an hour, a burst of
+	// two).
 	const orders = "POST /api/chitu/machine/CT0700026/print"
-	olga.click(`#problem-actions button.primary`)
-	agenttest.Eventually(t, 10*time.Second, "the second try", func() bool { return fd.count(orders) == 2 })
-	problemTitle(olga, "This machine is offline")
+	for try := 2; try <= 3; try++ {
+		olga.click(`#problem-actions button.primary`)
+		agenttest.Eventually(t, 10*time.Second, "another try", func() bool { return fd.count(orders) == try })
+		problemTitle(olga, "This machine is offline")
+	}
+	// Back online, two orders of hers (from another tab) spend the hour's
+	// allowance; her next try is one too many.
+	sim.Admin(t, http.MethodPost, "/admin/machines/CT0700026/online", nil, nil)
+	agenttest.Eventually(t, 20*time.Second, "the agent sees the machine online", func() bool {
+		var st struct{ Status string }
+		resp, err := http.Get(eastEscalator.API() + "/status")
+		if err != nil {
+			return false
+		}
+		agenttest.MustJSON(t, resp, &st)
+		return st.Status == "online"
+	})
+	elsewhere := &agenttest.Customer{API: eastEscalator.API(), Client: http.DefaultClient,
+		SessionID: eval[string](olga, `JSON.parse(localStorage.getItem('casefleet:v1:CT0700026')).sessionId`)}
+	product := elsewhere.FirstProduct(t)
+	elsewhere.Order(t, product)
+	elsewhere.Order(t, product)
 	olga.click(`#problem-actions button.primary`)
 	problemTitle(olga, "Too many tries")
 	if retry := olga.text("problem-retry"); !strings.Contains(retry, "You can try again at") {
@@ -148,8 +168,10 @@ func TestProblemPages(t *testing.T) {
 	if detail := uma.text("problem-detail"); detail != "Machine code: CT0799999" {
 		t.Errorf("unknown machine detail %q", detail)
 	}
-	if got := alternatives(uma); len(got) != 1 || !strings.HasPrefix(got[0], "Mall 3F, food court") {
-		t.Errorf("unknown machine offers %q, want the online machine at mall-3f", got)
+	// Both machines at mall-3f are online again (the east escalator since
+	// Olga's tries), shortest line first; not the one across town.
+	if got := alternatives(uma); len(got) != 2 || !strings.HasPrefix(got[0], "Mall 3F, food court") || !strings.HasPrefix(got[1], "Mall 3F, east escalator") {
+		t.Errorf("unknown machine offers %q, want the online machines at mall-3f, shortest line first", got)
 	}
 	uma.screenshot("11-unknown-machine")
 
