@@ -31,6 +31,9 @@ let preview = null;
 let hooks = null;
 let limits = {};
 let templateLoad = 0;
+// templateReady settles when the chosen model's template has loaded (or
+// failed to): the upload is prepared for its exact size.
+let templateReady = Promise.resolve();
 
 // snapshot is the design as it stands (the order button sends it; the
 // preview-versus-print-file test reads it).
@@ -75,7 +78,10 @@ export async function openDesign(brand, model, { placement, photoBlob, photoName
   state.model = model;
   if (placement) state.placement = clampPlacement(placement);
   render();
-  if (modelChanged || !state.template) await loadTemplate(model);
+  if (modelChanged || !state.template) {
+    templateReady = loadTemplate(model);
+    await templateReady;
+  }
   if (photoBlob && photoBlob !== state.photoBlob) await usePhoto(photoBlob, photoName, { fresh: false });
   render();
 }
@@ -155,10 +161,14 @@ async function usePhoto(blob, name, { fresh }) {
 // known (a stand-in template) or preparing fails.
 export async function prepareUpload(snap) {
   const original = { blob: snap.photoBlob, name: snap.photoName, placement: snap.placement };
-  if (!snap.photo || !snap.template || !snap.exactTemplate) return original;
+  // A tap on Order may come before the model's template has loaded (a
+  // slow network): wait for it rather than send the whole photo.
+  await templateReady;
+  const template = state.model?.productId === snap.model?.productId && state.exactTemplate ? state.template : null;
+  if (!snap.photo || !template) return original;
   try {
     lastPrepared = await prepare({
-      photo: snap.photo, blob: snap.photoBlob, name: snap.photoName, template: snap.template, placement: snap.placement,
+      photo: snap.photo, blob: snap.photoBlob, name: snap.photoName, template, placement: snap.placement,
     });
     return { blob: lastPrepared.blob, name: lastPrepared.name, placement: lastPrepared.placement };
   } catch {
