@@ -259,11 +259,15 @@ func reloadMidUpload(t *testing.T, bin string) {
 	designAndOrder(p, pp.URL+"/editor?machine="+code+"&location=mall-3f", noisy)
 	p.waitFor("the upload is under way", `(() => {
 		const v = document.getElementById('upload-progress').value;
-		return !document.getElementById('upload').hidden && v >= 5 && v <= 80;
+		return !document.getElementById('upload').hidden && v >= 5 && v <= 50;
 	})()`, 30*time.Second)
 	p.do(chromedp.Reload())
 	expectOneOrder(t, s, p, code)
-	sameKeys(t, pp.printKeys(), 2)
+	// Sent again after the reload, with the same key (or, if the first
+	// upload did arrive in the end, found through the session: one POST).
+	keys := pp.printKeys()
+	sameKeys(t, keys, 1)
+	t.Logf("%d POST print for one order", len(keys))
 	if pending := eval[bool](p, `import('casefleet/store').then(m => m.loadPending('CT0700026')).then(a => !!a)`); pending {
 		t.Error("the page still keeps the order attempt")
 	}
