@@ -505,7 +505,8 @@ func (fd *frontDoor) editorURL(code, location string) string {
 // (docs/screenshots), written with -update-screenshots.
 var committedScreenshots = []string{
 	"01-pick-phone", "02-design", "03-in-line", "04-pay-now", "05-ready", "06-queue-full",
-	"07-ready-arabic", "09-offline", "11-unknown-machine",
+	"07-ready-arabic", "09-offline", "11-unknown-machine", "13-coverage-warning",
+	"14-full-machine", "15-pay-now-amount",
 }
 
 // saveScreenshot writes a screenshot to the run's directory.

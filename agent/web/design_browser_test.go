@@ -9,10 +9,6 @@ import (
 	"casefleet/agent/agenttest"
 )
 
-func init() {
-	committedScreenshots = append(committedScreenshots, "13-coverage-warning")
-}
-
 func coverageWarningShown(p *phone) bool {
 	p.t.Helper()
 	return eval[bool](p, `!document.getElementById('cover-note').hidden`)
