@@ -179,23 +179,47 @@ func (d *Dispatcher) adoptable(st *protocol.OrderStatus, vendorID string) (queue
 		return o.VendorOrderID == "" && o.SentAt != nil &&
 			(st.Timestamp <= 0 || st.Timestamp >= o.SentAt.UnixMilli()-adoptSkewMillis)
 	}
+	// The orders that could own it: the one at the machine and those of
+	// unknown outcome, each sent without our learning its vendor id.
+	var could []queue.Order
 	active, ok, err := d.q.Active()
 	if err != nil {
 		return queue.Order{}, false
 	}
-	if ok {
-		return active, plausible(active)
+	if ok && plausible(active) {
+		could = append(could, active)
 	}
-	// No order at the machine: the word may be about the newest order of
-	// unknown outcome whose send was cut short.
 	unknown, err := d.q.Unknown()
 	if err != nil {
 		return queue.Order{}, false
 	}
-	for i := len(unknown) - 1; i >= 0; i-- {
-		if plausible(unknown[i]) {
-			return unknown[i], true
+	for _, o := range unknown {
+		if plausible(o) {
+			could = append(could, o)
 		}
+	}
+	if len(could) == 1 {
+		return could[0], true
+	}
+	// Several could: the machine fetching one's print file (and no
+	// other's) says which it has. Else none is given it: reporting one
+	// customer's order done with another's case is worse than leaving
+	// both to the staff.
+	var fetched []queue.Order
+	for _, o := range could {
+		if o.FetchedAt != nil {
+			fetched = append(fetched, o)
+		}
+	}
+	if len(fetched) == 1 {
+		return fetched[0], true
+	}
+	if len(could) > 1 {
+		ids := make([]string, len(could))
+		for i, o := range could {
+			ids[i] = o.ID
+		}
+		d.log.Warn("a vendor order several of ours could own: adopted by none, for the staff to settle", "vendor_order", vendorID, "orders", ids)
 	}
 	return queue.Order{}, false
 }

@@ -21,11 +21,11 @@ import (
 // prints the first order's case, the second order must not be reported
 // complete: its customer would be handed someone else's case.
 //
-// It fails on today's dispatcher (adoptable gives the word to the order at
-// the machine, or to the newest order of unknown outcome), so it is
-// skipped until that is fixed; remove the Skip with the fix.
+// It failed when adoption gave the word to the order at the machine, or
+// to the newest order of unknown outcome: the machine's fetch of a print
+// file now says which order it has, and with no such sign none is given
+// the word.
 func TestAWordTwoCutShortSendsCouldOwnIsAdoptedByNeither(t *testing.T) {
-	t.Skip("known bug (issue 9 chaos): dispatch.adoptable gives a vendor order's word to one of two orders that could own it; fails on today's code")
 	k := startKiosk(t, []string{"--pay-seconds", "-1", "--print-seconds", "0.3", "--fetch-seconds", "4"},
 		"CASEFLEET_QUEUE_RESEND_GRACE=1s", "CASEFLEET_QUEUE_RETRY_DELAY=200ms")
 	k.waitOnline()
