@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -39,6 +40,10 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		KeepAlive:    s.cfg.KeepAlive,
 		Logger:       s.log,
 	})
+	if errors.Is(err, tunnel.ErrCheckOnly) {
+		s.log.Debug("credentials checked (enroll or doctor)", "remote", o.client.String(), "machine", r.Header.Get(tunnel.HeaderMachine))
+		return
+	}
 	if err != nil {
 		s.met.TunnelRefused(refusalReason(r, auth))
 		s.log.Info("tunnel refused", "remote", o.client.String(), "err", err)
@@ -129,7 +134,7 @@ const livenessTimeout = 2 * time.Second
 func (s *Server) authenticate(r *http.Request, code, token string) (enroll.Claims, error) {
 	v := enroll.Verifier{PublicKey: s.pub, Revocations: s.revs.Load()}
 	claims, err := v.VerifyFor(code, token)
-	if err != nil {
+	if err != nil || tunnel.IsCheck(r) { // a check opens no tunnel
 		return claims, err
 	}
 	return claims, s.checkNotConnected(r.Context(), code)

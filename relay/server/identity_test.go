@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -48,6 +49,16 @@ func TestOneKioskPerIdentity(t *testing.T) {
 	}
 	if n, _ := metricValue(scrape(t, relay.URL, ""), "casefleet_relay_tunnel_refusals_total", "reason", tunnel.CodeAlreadyConnected); n < 1 {
 		t.Errorf("refusals_total{reason=machine_already_connected} = %v, want at least 1", n)
+	}
+	// `casefleet-agent doctor` on the kiosk tests its token while the
+	// agent is connected: accepted, and the live tunnel is left alone.
+	ctx, cancel := context.WithTimeout(context.Background(), relaytest.Wait)
+	defer cancel()
+	if public, err := tunnel.Check(ctx, relay.URL, "CT0700026", token, "doctor"); err != nil || public != relay.URL {
+		t.Errorf("Check while connected = %q, %v; want the public URL and no error", public, err)
+	}
+	if _, _, body := do(t, "GET", relay.URL+api+"CT0700026/x", nil); !strings.HasPrefix(body, "first ") {
+		t.Errorf("after a Check, answered by %q, want the first kiosk", body)
 	}
 
 	// The first kiosk's link goes silent (half-open): the next attempt

@@ -26,7 +26,7 @@ const (
 // the tunnel until the tunnel or ctx ends. It calls up once the tunnel is
 // established, and returns why it ended.
 func (a *agent) connect(ctx context.Context, up func(publicURL string)) error {
-	l, publicURL, err := a.dial(ctx)
+	l, publicURL, err := a.dial(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -55,9 +55,14 @@ func (a *agent) connect(ctx context.Context, up func(publicURL string)) error {
 	}
 }
 
-// dial performs the handshake and starts yamux on the WebSocket.
-func (a *agent) dial(ctx context.Context) (l *link, publicURL string, err error) {
+// dial performs the handshake and starts yamux on the WebSocket. With
+// check, it only tests the credentials: a relay that knows HeaderCheck
+// answers 200 and l is nil; an older one upgrades.
+func (a *agent) dial(ctx context.Context, check bool) (l *link, publicURL string, err error) {
 	header := http.Header{}
+	if check {
+		header.Set(HeaderCheck, "1")
+	}
 	header.Set("Authorization", "Bearer "+a.cfg.Token)
 	header.Set(HeaderMachine, a.cfg.MachineCode)
 	if a.cfg.Version != "" {
@@ -72,6 +77,13 @@ func (a *agent) dial(ctx context.Context) (l *link, publicURL string, err error)
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		if check && resp != nil && resp.StatusCode == http.StatusOK {
+			publicURL, perr := parsePublicURL(resp.Header.Get(HeaderPublicURL))
+			if perr != nil {
+				a.logger.Warn("relay announced an unusable public URL", "err", perr)
+			}
+			return nil, publicURL, nil
+		}
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			var body []byte
 			if resp.Body != nil {

@@ -18,7 +18,19 @@ const (
 	HeaderMachine   = "X-Casefleet-Machine"
 	HeaderVersion   = "X-Casefleet-Version"
 	HeaderPublicURL = "X-Casefleet-Public-Url"
+	// HeaderCheck marks a handshake that only tests the credentials
+	// (Check): a relay that knows it answers 200 without opening a
+	// tunnel, so a live one is neither replaced nor in the way.
+	HeaderCheck = "X-Casefleet-Check"
 )
+
+// ErrCheckOnly is Accept's error after it answered a Check: the
+// credentials are good, and no tunnel was opened.
+var ErrCheckOnly = errors.New("credentials checked; no tunnel opened")
+
+// IsCheck reports whether r is a Check's handshake, which an
+// Authenticator need not test for a live tunnel.
+func IsCheck(r *http.Request) bool { return r.Header.Get(HeaderCheck) != "" }
 
 // maxURLLen bounds the URLs of the handshake.
 const maxURLLen = 2048

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -95,6 +96,13 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 
 	if opts.PublicURL != "" {
 		w.Header().Set(HeaderPublicURL, opts.PublicURL)
+	}
+	if IsCheck(r) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, `{"status":"accepted"}`+"\n")
+		return nil, ErrCheckOnly
 	}
 	// Through a frameGuard: a frame over the limit ends the tunnel at its
 	// header, not when the keepalive gives up.
