@@ -19,8 +19,9 @@ const (
 	HeaderVersion   = "X-Casefleet-Version"
 	HeaderPublicURL = "X-Casefleet-Public-Url"
 	// HeaderCheck marks a handshake that only tests the credentials
-	// (Check): a relay that knows it answers 200 without opening a
-	// tunnel, so a live one is neither replaced nor in the way.
+	// (Check): a relay that answers checks (AcceptOptions.AnswerChecks)
+	// says 200 without opening a tunnel, so a live one is neither
+	// replaced nor in the way.
 	HeaderCheck = "X-Casefleet-Check"
 )
 

@@ -37,6 +37,10 @@ type AcceptOptions struct {
 	PublicURL    string        // announced to the agent; empty announces nothing
 	KeepAlive    time.Duration // ping interval; DefaultKeepAlive if zero
 	Logger       *slog.Logger  // nil means slog.Default()
+	// AnswerChecks answers a Check's handshake (HeaderCheck) with 200 and
+	// ErrCheckOnly once its credentials pass, opening no tunnel; without
+	// it a Check is upgraded like any agent (and hangs up at once).
+	AnswerChecks bool
 }
 
 // Conn is the relay's end of one agent's tunnel.
@@ -97,7 +101,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 	if opts.PublicURL != "" {
 		w.Header().Set(HeaderPublicURL, opts.PublicURL)
 	}
-	if IsCheck(r) {
+	if opts.AnswerChecks && IsCheck(r) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
 		w.WriteHeader(http.StatusOK)
