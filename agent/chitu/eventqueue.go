@@ -42,6 +42,7 @@ func (q *eventQueue) push(ev Event) {
 			q.log.Warn("event consumer is stuck: dropping the oldest events, a Resync will follow",
 				"queued", len(q.items))
 		}
+		q.items[0].Done()    // lost for good: the Resync that follows reconciles
 		q.items[0] = Event{} // let the dropped event be collected
 		q.items = q.items[1:]
 		q.dropped++

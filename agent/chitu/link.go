@@ -48,6 +48,20 @@ type Event struct {
 	Resync bool
 	// Msg is the platform's message when Resync is false.
 	Msg protocol.Event
+
+	ack func() // acknowledges the MQTT message to the broker
+}
+
+// Done tells the broker that the event has been applied durably, so it
+// may forget it. Until then, a persistent session keeps it: an agent
+// killed between reading an event and storing what it says gets it again
+// after the restart. Call it once the event's effect is committed (or
+// when it is ignored); calling it more than once, or on a Resync, is
+// harmless.
+func (e Event) Done() {
+	if e.ack != nil {
+		e.ack()
+	}
 }
 
 // Machine is a printer as the agent sees it.

@@ -68,6 +68,10 @@ func newMQTTLink(ctx context.Context, cfg Config, ids machineIDs, queue *eventQu
 		SetPassword(cfg.MQTTPassword).
 		SetProtocolVersion(4). // MQTT 3.1.1
 		SetCleanSession(cfg.CleanSession).
+		// An event is acknowledged once the consumer has applied it
+		// (Event.Done), not when it is read: a kill in between must not
+		// lose it from the persistent session.
+		SetAutoAckDisabled(true).
 		SetKeepAlive(keepAlive).
 		SetConnectTimeout(connectTimeout).
 		SetConnectRetry(true).
@@ -184,18 +188,21 @@ func (l *mqttLink) onNotification(_ mqtt.Client, n mqtt.ConnectionNotification) 
 func (l *mqttLink) onMessage(_ mqtt.Client, msg mqtt.Message) {
 	if msg.Topic() != l.topic {
 		l.log.Debug("ignoring MQTT message on a foreign topic", "topic", msg.Topic())
+		msg.Ack()
 		return
 	}
 	ev, err := protocol.ParseEvent(msg.Payload())
 	if err != nil {
 		l.log.Warn("dropping malformed MQTT event", "topic", msg.Topic(), "err", err)
+		msg.Ack()
 		return
 	}
 	if id := eventMachineID(ev); id != "" && id != l.machineID {
 		l.log.Debug("dropping MQTT event for another machine", "machine_id", id)
+		msg.Ack()
 		return
 	}
-	l.queue.push(Event{Msg: ev})
+	l.queue.push(Event{Msg: ev, ack: sync.OnceFunc(msg.Ack)})
 }
 
 // eventMachineID is the machineId an event names, if any.

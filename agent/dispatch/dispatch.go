@@ -168,6 +168,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 				return errors.New("device link closed")
 			}
 			d.handle(ctx, ev)
+			ev.Done() // applied and committed: the broker may forget it
 		case <-changes:
 		case <-d.kick:
 		case <-poll.C:
@@ -326,6 +327,13 @@ func (d *Dispatcher) watch(ctx context.Context, o queue.Order) time.Duration {
 		return due.Sub(now)
 	case queue.StageSent, queue.StageAwaitingPayment:
 		due := since(o.SentAt).Add(d.opt.PaymentTimeout)
+		if !now.Before(due) && o.VendorOrderID == "" {
+			// Its vendor order was never matched to it, so its statuses
+			// (paid, printed) could not be heard: not paid is not known.
+			d.log.Warn("unpaid past the timeout, but its vendor order was never matched: outcome unknown, for the staff to decide", "order", o.ID)
+			d.unknown(o.ID, "The printer took the order, but its progress could not be followed.")
+			return 0
+		}
 		if !now.Before(due) {
 			d.log.Info("payment timeout: releasing the order", "order", o.ID)
 			d.forget(o.VendorOrderID)

@@ -201,18 +201,30 @@ func (d *Dispatcher) adoptable(st *protocol.OrderStatus, vendorID string) (queue
 	if len(could) == 1 {
 		return could[0], true
 	}
-	// Several could: the machine fetching one's print file (and no
-	// other's) says which it has. Else none is given it: reporting one
-	// customer's order done with another's case is worse than leaving
-	// both to the staff.
-	var fetched []queue.Order
+	// Several could. The machine works on one order at a time: if it
+	// fetched one's print file after every other was sent, it had that
+	// one while the others were offered (and refused), so the vendor
+	// order is that one's. A fetch from before another was sent proves
+	// nothing: the machine may have finished it and taken the other.
+	// Else none is given it: telling one customer their case is done with
+	// another's print is worse than leaving both to the staff.
+	var owner []queue.Order
 	for _, o := range could {
-		if o.FetchedAt != nil {
-			fetched = append(fetched, o)
+		if o.FetchedAt == nil {
+			continue
+		}
+		after := true
+		for _, other := range could {
+			if other.ID != o.ID && !o.FetchedAt.After(*other.SentAt) {
+				after = false
+			}
+		}
+		if after {
+			owner = append(owner, o)
 		}
 	}
-	if len(fetched) == 1 {
-		return fetched[0], true
+	if len(owner) == 1 {
+		return owner[0], true
 	}
 	if len(could) > 1 {
 		ids := make([]string, len(could))
