@@ -46,6 +46,8 @@ type AgentConfig struct {
 	// and after every failed attempt while it is down. It is called from
 	// RunAgent's goroutine: it must return quickly.
 	OnState func(State)
+
+	messagePerWrite bool // see linkConfig; for tests
 }
 
 // State is the tunnel's state as the agent sees it.

@@ -72,7 +72,11 @@ func (a *agent) dial(ctx context.Context, check bool) (l *link, publicURL string
 
 	dialCtx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
+	var raw *corkConn
+	client := corkingClient(func(c *corkConn) { raw = c })
+	defer client.CloseIdleConnections()
 	ws, resp, err := websocket.Dial(dialCtx, a.endpoint, &websocket.DialOptions{
+		HTTPClient:      client,
 		HTTPHeader:      header,
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -101,7 +105,7 @@ func (a *agent) dial(ctx context.Context, check bool) (l *link, publicURL string
 		a.logger.Warn("relay announced an unusable public URL", "err", err)
 		publicURL = ""
 	}
-	l, err = newLink(ws, true, a.cfg.KeepAlive, a.logger)
+	l, err = newLink(ws, linkConfig{server: true, keepAlive: a.cfg.KeepAlive, logger: a.logger, raw: raw, messagePerWrite: a.cfg.messagePerWrite})
 	if err != nil {
 		return nil, "", err
 	}

@@ -93,3 +93,34 @@ func benchTargets(b *testing.B, handler http.Handler) []benchTarget {
 	b.Cleanup(proxy.Close)
 	return []benchTarget{{"tunnel", relay.URL()}, {"proxy", proxy.URL}, {"direct", direct.URL}}
 }
+
+// BenchmarkTunnelDownload4MB measures a 4.5 MB GET (a print file, which
+// the printer fetches through the relay) through the tunnel and straight
+// to the handler: the agent's direction, where the WebSocket client masks.
+func BenchmarkTunnelDownload4MB(b *testing.B) {
+	const size = 4_500_000
+	file := bytes.Repeat([]byte("tiff"), size/4)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/tiff")
+		w.Write(file)
+	})
+	for _, target := range benchTargets(b, handler) {
+		url := target.url
+		b.Run(target.name, func(b *testing.B) {
+			client := &http.Client{}
+			defer client.CloseIdleConnections()
+			b.SetBytes(size)
+			for b.Loop() {
+				resp, err := client.Get(url + "/files/print.tiff")
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if n != size {
+					b.Fatalf("got %d bytes", n)
+				}
+			}
+		})
+	}
+}

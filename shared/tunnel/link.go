@@ -26,6 +26,14 @@ const streamWindow = 256 << 10
 // keepalive, so this only needs to be generous for slow kiosk uplinks.
 const writeTimeout = 30 * time.Second
 
+// streamCloseTimeout is how long a stream this end has closed may wait
+// for the peer to close its side before it is reset. Neither end ever
+// half-closes on purpose (HTTP and the proxied WebSockets close both ways
+// at once), so a peer still sending is sending to no one: a phone that
+// cut a print-file download left the agent writing into a full window
+// until yamux's default of 5 minutes, holding the handler and its buffers.
+const streamCloseTimeout = time.Second
+
 // link is one live tunnel: a yamux session over a WebSocket, with a
 // keepalive that closes it when the peer stops answering. It serves as the
 // net.Listener of the agent's HTTP server; the relay drains it instead.
@@ -37,12 +45,27 @@ type link struct {
 	err error // why the link went down; set once
 }
 
-// newLink starts yamux over ws. The agent is the yamux server (it accepts
-// streams), the relay the client (it opens them).
-func newLink(ws *websocket.Conn, server bool, keepAlive time.Duration, logger *slog.Logger) (*link, error) {
+// linkConfig is how one end starts its link.
+type linkConfig struct {
+	server    bool // the agent is the yamux server (it accepts streams), the relay the client
+	keepAlive time.Duration
+	logger    *slog.Logger
+	raw       *corkConn // the agent's connection under the WebSocket; nil on the relay
+	// messagePerWrite sends each of yamux's writes as a message of its
+	// own, as every version before batching did: for tests that old and
+	// new ends understand each other.
+	messagePerWrite bool
+}
+
+// newLink starts yamux over ws.
+func newLink(ws *websocket.Conn, lc linkConfig) (*link, error) {
+	server, keepAlive, logger := lc.server, lc.keepAlive, lc.logger
 	// The link outlives the handshake's request and context; it ends with
 	// Close or when the peer goes away.
 	nc := &wsNetConn{Conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws: ws}
+	if !lc.messagePerWrite {
+		nc.batch = newBatchWriter(nc.Conn, func() { ws.CloseNow() }, lc.raw)
+	}
 	ws.SetReadLimit(maxMessageLen) // after NetConn, which lifts the limit
 
 	cfg := yamux.DefaultConfig()
@@ -50,6 +73,7 @@ func newLink(ws *websocket.Conn, server bool, keepAlive time.Duration, logger *s
 	cfg.KeepAliveInterval = keepAlive
 	cfg.ConnectionWriteTimeout = writeTimeout
 	cfg.MaxStreamWindowSize = streamWindow
+	cfg.StreamCloseTimeout = streamCloseTimeout
 	cfg.LogOutput = nil
 	cfg.Logger = yamuxLogger{logger}
 
@@ -197,7 +221,16 @@ func (l *link) open(ctx context.Context) (net.Conn, error) {
 type wsNetConn struct {
 	net.Conn
 	ws       *websocket.Conn
+	batch    *batchWriter // nil: a message per Write, as before batching
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the peer
+}
+
+// Write sends yamux's frames, gathered into few messages (see batchWriter).
+func (c *wsNetConn) Write(p []byte) (int, error) {
+	if c.batch == nil {
+		return c.Conn.Write(p)
+	}
+	return c.batch.Write(p)
 }
 
 // Read notes when the peer last sent anything: a peer that is sending is
@@ -216,6 +249,9 @@ func (c *wsNetConn) heardSince(t time.Time) bool {
 }
 
 func (c *wsNetConn) Close() error {
+	if c.batch != nil {
+		c.batch.Close()
+	}
 	c.ws.CloseNow()
 	c.Conn.Close() // only stops the NetConn's timers now
 	return nil

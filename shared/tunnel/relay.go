@@ -41,6 +41,8 @@ type AcceptOptions struct {
 	// ErrCheckOnly once its credentials pass, opening no tunnel; without
 	// it a Check is upgraded like any agent (and hangs up at once).
 	AnswerChecks bool
+
+	messagePerWrite bool // see linkConfig; for tests
 }
 
 // Conn is the relay's end of one agent's tunnel.
@@ -115,7 +117,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 		// websocket.Accept has answered already.
 		return nil, fmt.Errorf("accept tunnel for %s: %w", code, err)
 	}
-	l, err := newLink(ws, false, keepAlive, logger.With("machine", code))
+	l, err := newLink(ws, linkConfig{keepAlive: keepAlive, logger: logger.With("machine", code), messagePerWrite: opts.messagePerWrite})
 	if err != nil {
 		return nil, fmt.Errorf("accept tunnel for %s: %w", code, err)
 	}
