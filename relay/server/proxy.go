@@ -54,6 +54,7 @@ func (s *Server) newProxy() *httputil.ReverseProxy {
 		ModifyResponse: s.modifyResponse,
 		ErrorHandler:   s.proxyError,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BufferPool:     newBufferPool(),
 	}
 }
 
