@@ -38,15 +38,7 @@ func startKiosk(t *testing.T, simOpt agenttest.SimOptions, tune func(*config.Con
 		tune(&cfg)
 	}
 	agent := agenttest.StartAgent(t, cfg)
-	agenttest.Eventually(t, 10*time.Second, "machine online", func() bool {
-		resp, err := http.Get(agent.API() + "/status")
-		if err != nil {
-			return false
-		}
-		var st struct{ Status string }
-		agenttest.MustJSON(t, resp, &st)
-		return st.Status == "online"
-	})
+	waitUp(t, agent)
 	phone := agenttest.NewCustomer(t, agent.API())
 	return kiosk{sim: sim, agent: agent, product: phone.FirstProduct(t)}
 }
@@ -341,6 +333,24 @@ func TestOrderByImageURL(t *testing.T) {
 	phone.WaitStatus(t, o.ID, "complete", 20*time.Second)
 }
 
+// event is one message of the events WebSocket.
+type event struct {
+	ID   uint64          `json:"id"`
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+func readEvent(ctx context.Context, t *testing.T, c *websocket.Conn) event {
+	t.Helper()
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev event
+	agenttest.DecodeJSON(t, b, &ev)
+	return ev
+}
+
 // A phone that loses its events WebSocket and reconnects with the last
 // event id it saw gets every event it missed, in order.
 func TestEventsResumeFromLastEventID(t *testing.T) {
@@ -350,20 +360,7 @@ func TestEventsResumeFromLastEventID(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	type event struct {
-		ID   uint64          `json:"id"`
-		Type string          `json:"type"`
-		Data json.RawMessage `json:"data"`
-	}
-	read := func(c *websocket.Conn) event {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ev event
-		agenttest.DecodeJSON(t, b, &ev)
-		return ev
-	}
+	read := func(c *websocket.Conn) event { return readEvent(ctx, t, c) }
 	conn, _, err := websocket.Dial(ctx, wsURL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -448,20 +445,7 @@ func TestAResumedStreamSendsTheCurrentPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type event struct {
-		ID   uint64          `json:"id"`
-		Type string          `json:"type"`
-		Data json.RawMessage `json:"data"`
-	}
-	read := func(c *websocket.Conn) event {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ev event
-		agenttest.DecodeJSON(t, b, &ev)
-		return ev
-	}
+	read := func(c *websocket.Conn) event { return readEvent(ctx, t, c) }
 	var last uint64
 	for {
 		ev := read(conn)

@@ -125,32 +125,24 @@ func (q *Queue) Retry(id string) (Order, error) {
 		if err != nil {
 			return err
 		}
-		if old.Unknown() {
-			o := old
-			o.Status, o.Stage = StatusQueued, StageQueued
-			o.Attempts = 0
-			o.VendorOrderID, o.PickupCode, o.FailureReason = "", "", ""
-			o.SentAt, o.FetchedAt, o.StartedAt, o.CompletedAt = nil, nil, nil, nil
-			o.UpdatedAt = q.now()
-			if err := s.save(old, o); err != nil {
-				return err
-			}
-			out, err = s.announce(o)
-			return err
-		}
-		if old.Status != StatusFailed {
-			return fmt.Errorf("%w: order is %s", ErrNotRetryable, old.Status)
-		}
-		if n := s.countPending(q.opt.MaxOrders); n >= q.opt.MaxOrders {
-			return fmt.Errorf("%d orders in line: %w", n, ErrQueueFull)
-		}
 		o := old
 		o.Status, o.Stage = StatusQueued, StageQueued
 		o.Attempts = 0
 		o.VendorOrderID, o.PickupCode, o.FailureReason = "", "", ""
 		o.SentAt, o.FetchedAt, o.StartedAt, o.CompletedAt = nil, nil, nil, nil
 		o.UpdatedAt = q.now()
-		if err := s.reopen(old, o); err != nil {
+		switch {
+		case old.Unknown(): // still in the line's bucket, and counted in it
+			err = s.save(old, o)
+		case old.Status != StatusFailed:
+			return fmt.Errorf("%w: order is %s", ErrNotRetryable, old.Status)
+		default:
+			if n := s.countPending(q.opt.MaxOrders); n >= q.opt.MaxOrders {
+				return fmt.Errorf("%d orders in line: %w", n, ErrQueueFull)
+			}
+			err = s.reopen(old, o)
+		}
+		if err != nil {
 			return err
 		}
 		out, err = s.announce(o)

@@ -132,21 +132,6 @@ func (s *system) queueLength(code string) int {
 	return st.QueueLength
 }
 
-// designAndOrder opens editorURL, designs a case with photo and taps Order.
-// An empty editorURL designs on the page already open.
-func designAndOrder(p *phone, editorURL, photo string) {
-	p.t.Helper()
-	if editorURL != "" {
-		p.do(chromedp.Navigate(editorURL))
-	}
-	p.view("pick", 30*time.Second)
-	p.click(`#models button.model`)
-	p.view("design", 10*time.Second)
-	p.do(chromedp.SetUploadFiles(chromedp.ID("photo-input"), []string{photo}))
-	p.waitFor("the photo is on the case", `document.getElementById('preview').classList.contains('has-photo')`, 15*time.Second)
-	p.click("#order-btn")
-}
-
 // expectOneOrder checks that the phone's session made exactly one order,
 // that it is the one the page shows, and that it alone reached the
 // printer.
