@@ -25,6 +25,15 @@ echo
 echo "== Relay load harness (scripts/loadtest)"
 go run ./scripts/loadtest --relay-bin bin/casefleet-relay
 
+# The relay's data path beside frp: the same real agent directly, through
+# the relay, and through frps/frpc (built from the Go module proxy at the
+# version pinned in scripts/frpbench/go.mod, a module of its own); wrk,
+# TUNNEL_ROUNDS interleaved rounds (default 3), a Markdown table of medians
+# with ratios. Loopback only.
+echo
+echo "== The relay's data path beside frp (scripts/tunnelbench)"
+go run ./scripts/tunnelbench --bin bin --rounds "${TUNNEL_ROUNDS:-3}"
+
 # The customer's phone through the relay on throttled networks (Chromium's
 # network emulation): QR link to the phone models, Order to "in line", the
 # bytes the order uploads. Real binaries (make bench builds them) and

@@ -1,0 +1,159 @@
+// Command tunnelbench puts the relay's data path beside the tunnels
+// people would pick instead, on loopback, and prints a Markdown table
+// with ratios: the same real agent process reached directly (its LAN
+// port), through casefleet-relay, and through frp (frps and frpc, built
+// from the Go module proxy at the exact version of scripts/frpbench's
+// go.mod) in its tcp and http vhost modes.
+//
+// For each path, in rounds that take the paths in turn (so that a
+// neighbour's load on this machine falls on all of them): wrk's small GET
+// (the machine's status) at 64 and at 4 connections (req/s, p50, p99),
+// the print file (a 4.5 MB TIFF) at 8 connections and the phone's 5 MB
+// upload at 4 (MB/s, 1 MB = 10^6 bytes); then a fixed count of small GETs
+// with the CPU that the tunnel's processes and the agent spent on them,
+// from /proc; and the tunnel server's peak resident memory. The table
+// shows the median of the rounds.
+//
+// chisel is not served by the Go module proxy here; issue 10's figures
+// for it are quoted beside the table as the figures to beat.
+//
+// Every run is bounded in time; the processes die with the bench.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+type options struct {
+	bin      string
+	frpDir   string
+	rounds   int
+	duration time.Duration
+	count    int
+	keep     bool
+}
+
+func main() {
+	var opt options
+	flag.StringVar(&opt.bin, "bin", "bin", "directory of casefleet-relay, casefleet-agent and chitusim")
+	flag.StringVar(&opt.frpDir, "frp-dir", "scripts/frpbench", "the bench module that pins frp's version")
+	flag.IntVar(&opt.rounds, "rounds", 3, "rounds over all paths; the table shows medians")
+	flag.DurationVar(&opt.duration, "duration", 5*time.Second, "how long each wrk run lasts")
+	flag.IntVar(&opt.count, "count", 10000, "small GETs of the CPU figure")
+	flag.BoolVar(&opt.keep, "keep", false, "keep the working directory (logs)")
+	flag.Parse()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	if err := run(ctx, opt); err != nil {
+		fmt.Fprintln(os.Stderr, "tunnelbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, opt options) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return fmt.Errorf("wrk is needed (Debian: apt-get install wrk): %w", err)
+	}
+	dir, err := os.MkdirTemp("", "casefleet-tunnelbench")
+	if err != nil {
+		return err
+	}
+	if opt.keep {
+		fmt.Fprintln(os.Stderr, "working directory:", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	frpBin := filepath.Join(dir, "frp")
+	version, err := buildFrp(ctx, opt.frpDir, frpBin)
+	if err != nil {
+		return err
+	}
+	s, err := startSystem(ctx, opt.bin, frpBin, dir)
+	if err != nil {
+		return fmt.Errorf("%w (logs in %s)", err, dir)
+	}
+	defer s.stop()
+	up, filePath, err := placeOrder(ctx, s)
+	if err != nil {
+		return err
+	}
+	fileSize, err := contentLength(ctx, s.lanURL+filePath)
+	if err != nil {
+		return err
+	}
+	countLua, uploadLua, err := writeScripts(dir, up, opt.count)
+	if err != nil {
+		return err
+	}
+
+	paths := []path{
+		{name: "direct to the agent", url: s.lanURL},
+		{name: "casefleet relay", url: s.relayURL, server: s.relay, client: s.agent},
+		{name: "frp " + version + " (http vhost)", url: s.frpHTTP, host: frpHost, server: s.frps, client: s.frpc},
+		{name: "frp " + version + " (tcp)", url: s.frpTCP, server: s.frps, client: s.frpc},
+	}
+	b := bench{
+		opt: opt, agent: s.agent, file: filePath, fileSize: fileSize, uploadSize: len(up.body),
+		countLua: countLua, uploadLua: uploadLua,
+	}
+	results := make([][]figures, len(paths))
+	for round := range opt.rounds {
+		for i := range paths {
+			p := (i + round) % len(paths) // a different path first each round
+			slog.Info("bench", "round", round+1, "path", paths[p].name)
+			f, err := b.measure(ctx, paths[p])
+			if err != nil {
+				return fmt.Errorf("%s: %w", paths[p].name, err)
+			}
+			if err := s.exited(); err != nil {
+				return err
+			}
+			results[p] = append(results[p], f)
+		}
+	}
+	fmt.Printf("loopback, %d rounds (medians), wrk, %d-byte status, %.2f MB print file, %.2f MB upload; load average before: %s\n\n",
+		opt.rounds, b.smallSize(ctx, s.lanURL), float64(fileSize)/1e6, float64(len(up.body))/1e6, loadAverage())
+	printTable(os.Stdout, paths, results)
+	return nil
+}
+
+// buildFrp builds frps and frpc at the version dir's go.mod requires, into
+// out, and returns that version. Its own module: the product's go.mod
+// does not change.
+func buildFrp(ctx context.Context, dir, out string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out+string(filepath.Separator),
+		"github.com/fatedier/frp/cmd/frps", "github.com/fatedier/frp/cmd/frpc")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build frp in %s: %w\n%s", dir, err, b)
+	}
+	v, err := exec.CommandContext(ctx, filepath.Join(out, "frps"), "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("frps --version: %w", err)
+	}
+	return string(trimSpace(v)), nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil || len(b) < 14 {
+		return "?"
+	}
+	return string(b[:14])
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// path is one way to the agent.
+type path struct {
+	name   string
+	url    string
+	host   string // Host header (frp's vhost); empty: the URL's
+	server *proc  // the tunnel's server process (relay, frps); nil direct
+	client *proc  // the tunnel's client process (the agent itself, frpc)
+}
+
+// figures are one round's measurements of one path.
+type figures struct {
+	small64, small4 wrkResult
+	fileMBs, upMBs  float64
+	tunnelCPU       time.Duration // per 10k small GETs: server and client (frpc; for the relay, only the relay)
+	agentCPU        time.Duration // per 10k small GETs
+	serverRSS       int64         // peak during the round
+	errors          int
+}
+
+type bench struct {
+	opt                  options
+	agent                *proc
+	file                 string
+	fileSize, uploadSize int
+	countLua, uploadLua  string
+}
+
+func (b bench) measure(ctx context.Context, p path) (figures, error) {
+	var f figures
+	var pids []int
+	if p.server != nil {
+		pids = append(pids, p.server.cmd.Process.Pid)
+	}
+	stopRSS := peakRSS(pids)
+	run := func(url string, threads, conns int, script string) (wrkResult, error) {
+		r, err := wrkRun{url: p.url + url, host: p.host, threads: threads, conns: conns, d: b.opt.duration, script: script}.run(ctx)
+		f.errors += r.errors
+		if r.errors > 0 {
+			slog.Warn("errors", "path", p.name, "url", url, "conns", conns, "errors", r.errors, "requests", r.requests)
+		}
+		return r, err
+	}
+	var err error
+	if f.small64, err = run(statusPath, 2, 64, ""); err != nil {
+		return f, err
+	}
+	if f.small4, err = run(statusPath, 1, 4, ""); err != nil {
+		return f, err
+	}
+	large, err := run(b.file, 2, 8, "")
+	if err != nil {
+		return f, err
+	}
+	f.fileMBs = large.perSec * float64(b.fileSize) / 1e6
+	up, err := run(apiPath+"/print", 1, 4, b.uploadLua)
+	if err != nil {
+		return f, err
+	}
+	f.upMBs = up.perSec * float64(b.uploadSize) / 1e6
+
+	// A fixed count of small GETs (16 connections, one thread), and the
+	// CPU the processes spent meanwhile.
+	procs := []*proc{b.agent}
+	if p.server != nil {
+		procs = append(procs, p.server)
+		if p.client != b.agent {
+			procs = append(procs, p.client)
+		}
+	}
+	before, err := cpuTimes(procs)
+	if err != nil {
+		return f, err
+	}
+	counted, err := wrkRun{url: p.url + statusPath, host: p.host, threads: 1, conns: 16, d: time.Minute, script: b.countLua}.run(ctx)
+	if err != nil {
+		return f, err
+	}
+	after, err := cpuTimes(procs)
+	if err != nil {
+		return f, err
+	}
+	per10k := func(d time.Duration) time.Duration {
+		return time.Duration(float64(d) * 10000 / float64(max(counted.requests, 1)))
+	}
+	f.agentCPU = per10k(after[0] - before[0])
+	for i := 1; i < len(procs); i++ {
+		f.tunnelCPU += per10k(after[i] - before[i])
+	}
+	if peaks := stopRSS(); len(peaks) > 0 {
+		f.serverRSS = peaks[0]
+	}
+	return f, nil
+}
+
+func cpuTimes(procs []*proc) ([]time.Duration, error) {
+	var ts []time.Duration
+	for _, p := range procs {
+		t, err := cpuTime(p.cmd.Process.Pid)
+		if err != nil {
+			return nil, fmt.Errorf("CPU time of %s: %w", p.name, err)
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// contentLength is the size of what url serves.
+func contentLength(ctx context.Context, url string) (int, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return int(n), nil
+}
+
+func (b bench) smallSize(ctx context.Context, base string) int {
+	n, _ := contentLength(ctx, base+statusPath)
+	return n
+}

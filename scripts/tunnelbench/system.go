@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// The system on loopback, as scripts/journey starts it: the printer
+// simulator, the relay and one kiosk agent, each the real binary; and
+// frps and frpc in front of the same agent.
+
+const (
+	simAppID        = "bench-app"
+	simAppSecret    = "bench-secret-0123456789abcdef0123"
+	simMQTTPassword = "bench-mqtt-password"
+	machineCode     = "CT0700026"
+	frpHost         = "agent.bench" // the frp http vhost's domain
+)
+
+// system is the running processes and the addresses of the paths.
+type system struct {
+	dir      string
+	procs    []*proc
+	relay    *proc
+	agent    *proc
+	frps     *proc
+	frpc     *proc
+	lanURL   string // the agent, directly
+	relayURL string
+	frpTCP   string // frps's tcp port for the agent
+	frpHTTP  string // frps's http vhost port
+}
+
+func startSystem(ctx context.Context, bin, frpBin, dir string) (_ *system, err error) {
+	s := &system{dir: dir}
+	defer func() {
+		if err != nil {
+			s.stop()
+		}
+	}()
+	addrs, err := freeAddrs(7)
+	if err != nil {
+		return nil, err
+	}
+	simAddr, mqttAddr, relayAddr, lanAddr := addrs[0], addrs[1], addrs[2], addrs[3]
+	frpsAddr, frpTCPAddr, frpHTTPAddr := addrs[4], addrs[5], addrs[6]
+	simURL := "http://" + simAddr
+	// Prints take an hour: the bench's order stays at the machine, and
+	// so does its print file.
+	if _, err := s.start("chitusim", filepath.Join(bin, "chitusim"), nil,
+		"--http", simAddr, "--mqtt", mqttAddr, "--machines", machineCode,
+		"--app-id", simAppID, "--app-secret", simAppSecret, "--mqtt-password", simMQTTPassword,
+		"--print-seconds", "3600", "--pay-seconds", "1"); err != nil {
+		return nil, err
+	}
+	if err := waitOK(ctx, 20*time.Second, simURL+"/admin/state", ""); err != nil {
+		return nil, fmt.Errorf("the simulator: %w", err)
+	}
+
+	relayBin := filepath.Join(bin, "casefleet-relay")
+	fleet := filepath.Join(dir, "fleet")
+	if _, err := command(ctx, relayBin, "keygen", "--out", fleet); err != nil {
+		return nil, err
+	}
+	s.relayURL = "http://" + relayAddr
+	if s.relay, err = s.start("casefleet-relay", relayBin, nil,
+		"run", "--listen", relayAddr, "--fleet-pub", filepath.Join(fleet, "fleet.pub"),
+		"--public-url", s.relayURL, "--rate-ip", "0", "--rate-session", "0", "--log-level", "warn"); err != nil {
+		return nil, err
+	}
+	if err := waitOK(ctx, 20*time.Second, s.relayURL+"/readyz", ""); err != nil {
+		return nil, fmt.Errorf("the relay: %w", err)
+	}
+	token, err := command(ctx, relayBin, "issue", "--key", filepath.Join(fleet, "fleet.key"), "--machine", machineCode, "--location", "bench")
+	if err != nil {
+		return nil, err
+	}
+	s.lanURL = "http://" + lanAddr
+	if s.agent, err = s.start("casefleet-agent", filepath.Join(bin, "casefleet-agent"), []string{
+		"CASEFLEET_MACHINE_CODE=" + machineCode,
+		"CASEFLEET_MACHINE_NAME=Bench",
+		"CASEFLEET_MACHINE_LOCATION=bench",
+		"CASEFLEET_DATA_DIR=" + filepath.Join(dir, "agent-data"),
+		"CASEFLEET_LAN_LISTEN=" + lanAddr,
+		"CASEFLEET_LAN_INTERFACES=lo", // mDNS never on a real interface
+		// Every upload is the bench's one session's: it may send as fast as it can.
+		"CASEFLEET_SESSION_REQUESTS_PER_MINUTE=100000000",
+		"CASEFLEET_RELAY_URL=" + s.relayURL,
+		"CASEFLEET_RELAY_TOKEN=" + strings.TrimSpace(token),
+		"CASEFLEET_CHITU_BASE_URL=" + simURL,
+		"CASEFLEET_CHITU_APP_ID=" + simAppID,
+		"CASEFLEET_CHITU_APP_SECRET=" + simAppSecret,
+		"CASEFLEET_CHITU_MQTT_URL=tcp://" + mqttAddr,
+		"CASEFLEET_CHITU_MQTT_PASSWORD=" + simMQTTPassword,
+	}, "run", "--log-level", "warn"); err != nil {
+		return nil, err
+	}
+	if err := waitOK(ctx, 30*time.Second, s.lanURL+"/healthz", ""); err != nil {
+		return nil, fmt.Errorf("the agent: %w", err)
+	}
+	if err := waitOK(ctx, 30*time.Second, s.relayURL+statusPath, ""); err != nil {
+		return nil, fmt.Errorf("the machine through the relay: %w", err)
+	}
+
+	// frp, with its defaults (tcp multiplexing on), one tcp and one http
+	// proxy to the agent's LAN port.
+	_, frpsPort, _ := net.SplitHostPort(frpsAddr)
+	_, tcpPort, _ := net.SplitHostPort(frpTCPAddr)
+	_, httpPort, _ := net.SplitHostPort(frpHTTPAddr)
+	_, lanPort, _ := net.SplitHostPort(lanAddr)
+	frpsConf := filepath.Join(dir, "frps.toml")
+	frpcConf := filepath.Join(dir, "frpc.toml")
+	if err := os.WriteFile(frpsConf, fmt.Appendf(nil, `bindAddr = "127.0.0.1"
+bindPort = %s
+proxyBindAddr = "127.0.0.1"
+vhostHTTPPort = %s
+log.level = "warn"
+`, frpsPort, httpPort), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(frpcConf, fmt.Appendf(nil, `serverAddr = "127.0.0.1"
+serverPort = %s
+loginFailExit = false
+log.level = "warn"
+
+[[proxies]]
+name = "agent-tcp"
+type = "tcp"
+localIP = "127.0.0.1"
+localPort = %s
+remotePort = %s
+
+[[proxies]]
+name = "agent-http"
+type = "http"
+localIP = "127.0.0.1"
+localPort = %s
+customDomains = ["%s"]
+`, frpsPort, lanPort, tcpPort, lanPort, frpHost), 0o644); err != nil {
+		return nil, err
+	}
+	if s.frps, err = s.start("frps", filepath.Join(frpBin, "frps"), nil, "-c", frpsConf); err != nil {
+		return nil, err
+	}
+	if err := waitListening(ctx, 20*time.Second, frpsAddr); err != nil {
+		return nil, fmt.Errorf("frps: %w", err)
+	}
+	if s.frpc, err = s.start("frpc", filepath.Join(frpBin, "frpc"), nil, "-c", frpcConf); err != nil {
+		return nil, err
+	}
+	s.frpTCP = "http://" + frpTCPAddr
+	s.frpHTTP = "http://" + frpHTTPAddr
+	if err := waitOK(ctx, 30*time.Second, s.frpTCP+statusPath, ""); err != nil {
+		return nil, fmt.Errorf("frp tcp: %w", err)
+	}
+	if err := waitOK(ctx, 30*time.Second, s.frpHTTP+statusPath, frpHost); err != nil {
+		return nil, fmt.Errorf("frp http: %w", err)
+	}
+	return s, nil
+}
+
+func (s *system) start(name, path string, env []string, args ...string) (*proc, error) {
+	p, err := startProc(name, path, env, filepath.Join(s.dir, name+".log"), args...)
+	if err != nil {
+		return nil, err
+	}
+	s.procs = append(s.procs, p)
+	return p, nil
+}
+
+// stop stops the processes, the last started first.
+func (s *system) stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.procs[i].stop()
+	}
+	s.procs = nil
+}
+
+// exited reports a process that is gone while it should run, if any.
+func (s *system) exited() error {
+	for _, p := range s.procs {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited: %v (see %s)", p.name, p.cmd.ProcessState, p.log.Name())
+		default:
+		}
+	}
+	return nil
+}
+
+// proc is a process of the system.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan struct{}
+}
+
+func startProc(name, path string, env []string, logPath string, args ...string) (*proc, error) {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = log, log
+	// A process group of its own, killed with the bench if it dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: log, done: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		log.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// stop kills the process and waits until it is gone: the bench keeps no
+// state worth a graceful stop.
+func (p *proc) stop() {
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		p.cmd.Process.Kill()
+	}
+	<-p.done
+}
+
+func command(ctx context.Context, path string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, path, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w\n%s", filepath.Base(path), strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return string(out), nil
+}
+
+// waitOK polls url (with Host host, if set) every 100 ms until it
+// answers 200.
+func waitOK(ctx context.Context, within time.Duration, url, host string) error {
+	deadline := time.Now().Add(within)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if host != "" {
+			req.Host = host
+		}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not answer 200 within %v", url, within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitListening polls addr every 50 ms until it takes a connection.
+func waitListening(ctx context.Context, within time.Duration, addr string) error {
+	deadline := time.Now().Add(within)
+	for {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nothing listens on %s after %v", addr, within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func freeAddrs(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs, nil
+}
