@@ -55,3 +55,92 @@ func TestSetKeysCreatesTheFileAndRefusesNonsense(t *testing.T) {
 		t.Fatal("overwrote a scalar with a mapping")
 	}
 }
+
+// enroll edits the technician's file: everything it does not set stays as
+// it was, byte for byte (comments, blank lines, alignment, keys this
+// version does not know, a Windows file's line endings).
+func TestSetKeysChangesOnlyTheValuesItSets(t *testing.T) {
+	for _, nl := range []string{"\n", "\r\n"} {
+		orig := strings.ReplaceAll(`# casefleet kiosk agent: this kiosk's settings.
+#
+# After editing: systemctl restart casefleet-agent
+
+machine:
+  code: ""                 # this kiosk's Chitu machine code
+  name: "Mall 3F"          # shown to customers
+
+  location:
+  future_key: [1, 2]       # a key a newer agent knows
+
+relay:
+  url: https://old.example.com # the old relay
+  token: ''
+
+lan:
+  listen: ":7080"          # local API and operator dashboard
+  # operator_pin: "012345"
+
+log:
+  level: info
+`, "\n", nl)
+		want := strings.ReplaceAll(`# casefleet kiosk agent: this kiosk's settings.
+#
+# After editing: systemctl restart casefleet-agent
+
+machine:
+  code: "CT0700026"                 # this kiosk's Chitu machine code
+  name: "Mall 3F"          # shown to customers
+
+  location: mall-3f
+  future_key: [1, 2]       # a key a newer agent knows
+
+relay:
+  url: https://relay.example.com # the old relay
+  token: cf1.abc.def
+
+lan:
+  listen: ":7080"          # local API and operator dashboard
+  # operator_pin: "012345"
+  operator_pin: "012345"
+
+log:
+  level: info
+`, "\n", nl)
+		path := filepath.Join(t.TempDir(), "agent.yaml")
+		if err := os.WriteFile(path, []byte(orig), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		err := SetKeys(path, map[string]string{
+			"machine.code": "CT0700026", "machine.location": "mall-3f",
+			"relay.url": "https://relay.example.com", "relay.token": "cf1.abc.def",
+			"lan.operator_pin": "012345",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(path)
+		if string(got) != want {
+			t.Errorf("line ending %q: got\n%s\nwant\n%s", nl, got, want)
+		}
+	}
+}
+
+// Keys whose section is missing, or a file that is only comments, get the
+// section added at the end.
+func TestSetKeysAddsMissingSections(t *testing.T) {
+	for _, tc := range []struct{ orig, want string }{
+		{"# nothing yet\n", "# nothing yet\nrelay:\n  url: https://r.example.com\n"},
+		{"machine:\n    name: x\n", "machine:\n    name: x\nrelay:\n  url: https://r.example.com\n"},
+		{"relay:\nlog:\n  level: info", "relay:\n  url: https://r.example.com\nlog:\n  level: info"},
+		{"relay:\n    token: t\n\n# the end\n", "relay:\n    token: t\n    url: https://r.example.com\n\n# the end\n"},
+	} {
+		path := filepath.Join(t.TempDir(), "agent.yaml")
+		os.WriteFile(path, []byte(tc.orig), 0o600)
+		if err := SetKeys(path, map[string]string{"relay.url": "https://r.example.com"}); err != nil {
+			t.Fatalf("%q: %v", tc.orig, err)
+		}
+		if got, _ := os.ReadFile(path); string(got) != tc.want {
+			t.Errorf("from %q got\n%q\nwant\n%q", tc.orig, got, tc.want)
+		}
+	}
+}
