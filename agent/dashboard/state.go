@@ -31,6 +31,9 @@ type State struct {
 	Nozzle   Nozzle          `json:"nozzle"`
 	QR       QR              `json:"qr"`
 	CanRetry bool            `json:"canRetry"` // this agent can put failed orders back in line
+	// Full: the line holds as many orders as it may, so new customers are
+	// refused here (and sent to other machines).
+	Full bool `json:"full"`
 	// Problems lists the parts that could not be read just now.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -108,6 +111,15 @@ func (d *Dashboard) State() State {
 	} else {
 		for _, o := range pending {
 			s.Queue = append(s.Queue, orderView(o))
+		}
+	}
+	// The queue knows its own cap (queue.max_orders); a Queue without
+	// Summary is never shown full.
+	if sq, ok := d.opt.Queue.(interface{ Summary() (queue.Summary, error) }); ok {
+		if sum, err := sq.Summary(); err != nil {
+			d.log.Warn("read the queue summary", "err", err)
+		} else {
+			s.Full = sum.Full
 		}
 	}
 	if recent, err := d.opt.Queue.Recent(recentScan); err != nil {

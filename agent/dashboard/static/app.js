@@ -141,6 +141,7 @@ function draw(s) {
   pause.className = "big " + (m.paused ? "resume" : "pause");
   pause.setAttribute("aria-pressed", m.paused ? "true" : "false");
   $("paused-banner").hidden = !m.paused;
+  $("queue-full").hidden = !s.full;
 
   drawConnections(s);
   drawCurrent(s);
@@ -160,10 +161,34 @@ function drawConnections(s) {
   else if (!t.reported) setState(tn, "Connecting…", "warn");
   else if (t.connected) setState(tn, "Connected" + (t.since ? " since " + clock(t.since) : ""), "ok");
   else if (t.rejected) setState(tn, "Refused by the relay: " + (t.error || "") + " The kiosk needs a new enrollment token.", "bad");
-  else setState(tn, "Down" + (t.since ? " since " + clock(t.since) : "") + (t.error ? ": " + t.error : ""), "bad");
+  else setState(tn, "Down" + (t.since ? " since " + clock(t.since) : "") + (t.error ? ". " + relayReason(t.error) : ""), "bad");
+  // The raw error is for whoever fixes it, behind a disclosure.
+  const raw = !t.connected && t.error ? t.error : "";
+  $("tunnel-more").hidden = !raw;
+  $("tunnel-error").textContent = raw;
   const mq = s.machine.mqttConnected;
   setState($("mqtt"), mq ? "Connected" : "Down: order updates from the printer are delayed", mq ? "ok" : "bad");
   drawContact(s.machine);
+}
+
+// relayReason says in words why the relay cannot be reached, from the
+// tunnel's Go error chain ("dial relay ...: failed to WebSocket dial: ...:
+// connect: connection refused"), whose last part is the cause.
+function relayReason(err) {
+  const e = err.toLowerCase();
+  const causes = [
+    ["connection refused", "connection refused"],
+    ["no such host", "its name is not known (DNS)"],
+    ["network is unreachable", "no network"],
+    ["no route to host", "no route to it"],
+    ["certificate", "its certificate is not trusted"],
+    ["timeout", "no answer in time"],
+    ["deadline exceeded", "no answer in time"],
+    ["connection reset", "the connection was cut"],
+  ];
+  const found = causes.find(([k]) => e.includes(k));
+  const cause = found ? found[1] : err.split(": ").pop();
+  return "The relay cannot be reached: " + cause;
 }
 
 function drawContact(m) {
@@ -346,14 +371,24 @@ async function refresh() {
   try {
     const res = await fetch(API + "/state", { credentials: "same-origin" });
     if (res.status === 401) { location.href = "/operator/login"; return; }
-    if (res.ok) draw(await res.json());
+    if (res.ok) { setAway(false); draw(await res.json()); }
   } catch (e) { /* the live stream reports the outage */ }
+}
+
+// setAway greys the page out and disables its buttons while the agent
+// does not answer: what it shows may be stale, and an action would fail.
+// The next state brings it back (draw sets the buttons it keeps disabled).
+function setAway(away) {
+  document.body.classList.toggle("away", away);
+  $("away-banner").hidden = !away;
+  for (const b of document.querySelectorAll("main button")) b.disabled = away;
 }
 
 function live() {
   const pill = $("live");
   const es = new EventSource(API + "/events");
   es.addEventListener("state", (e) => {
+    setAway(false);
     draw(JSON.parse(e.data));
     pill.textContent = "Live";
     pill.className = "pill pill-ok";
@@ -361,6 +396,7 @@ function live() {
   es.onerror = () => {
     pill.textContent = "Reconnecting…";
     pill.className = "pill pill-warn";
+    setAway(true);
     refresh(); // sends a logged-out operator to the login page
   };
 }
