@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"casefleet/agent/chitu"
@@ -25,6 +26,10 @@ type Check struct {
 	Fix  string // what to do when Err is set
 	Info string // what was found when it passed
 	Skip bool   // not run: an earlier check it depends on failed
+	// Warn marks a check that passed but found something the technician
+	// should fix: the agent runs, yet part of it is out of use. Info says
+	// what, Fix how.
+	Warn bool
 	// Details are further lines under a failure (each problem found, and
 	// what to do about it).
 	Details []string
@@ -42,9 +47,11 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 			mark, detail = "FAIL", c.Err.Error()
 		case c.Skip:
 			mark = "skip"
+		case c.Warn:
+			mark = "warn"
 		}
 		fmt.Fprintf(w, "[%s] %-18s %s\n", mark, c.Name, detail)
-		if c.Err != nil && c.Fix != "" {
+		if (c.Err != nil || c.Warn) && c.Fix != "" {
 			fmt.Fprintf(w, "       fix: %s\n", c.Fix)
 		}
 		for _, d := range c.Details {
@@ -60,6 +67,7 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 	} else {
 		add(Check{Name: "config", Info: "machine " + cfg.Machine.Code})
 	}
+	add(checkOperatorPIN(cfg))
 	dataDir := checkDataDir(cfg.DataDir)
 	add(dataDir)
 	if dataDir.Err == nil {
@@ -82,14 +90,54 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 		}
 	}
 	add(checkRelay(ctx, cfg))
+	warnings := 0
 	for _, c := range checks {
 		if c.Err != nil {
 			fmt.Fprintln(w, "\nSome checks failed.")
 			return false
 		}
+		if c.Warn {
+			warnings++
+		}
+	}
+	if warnings > 0 {
+		// Still a pass (the kiosk serves customers), but not a quiet one.
+		fmt.Fprintf(w, "\nAll checks passed, but %d warning(s) above need attention.\n", warnings)
+		return true
 	}
 	fmt.Fprintln(w, "\nAll checks passed.")
 	return true
+}
+
+// checkOperatorPIN warns when lan.operator_pin is unset: the agent then
+// runs and prints, but its operator dashboard and `casefleet-agent status`
+// answer 403 to everyone, which a technician finds out only later, on the
+// shop floor.
+func checkOperatorPIN(cfg config.Config) Check {
+	c := Check{Name: "operator PIN"}
+	if cfg.LAN.OperatorPIN != "" {
+		c.Info = "set: the operator dashboard is at " + dashboardURL(cfg.LAN.Listen)
+		return c
+	}
+	c.Warn = true
+	c.Info = "lan.operator_pin is not set: the operator dashboard (" + dashboardURL(cfg.LAN.Listen) + ") and `casefleet-agent status` answer 403 Forbidden"
+	exe, file, restart := "sudo casefleet-agent", config.DefaultFile(), "sudo systemctl restart casefleet-agent"
+	if runtime.GOOS == "windows" {
+		exe, restart = `"C:\Program Files\casefleet\casefleet-agent.exe"`, "Restart-Service casefleet-agent"
+	}
+	c.Fix = "run `" + exe + " enroll --set-pin` (it asks for a PIN of at least 6 characters without showing it, writes it into " + file +
+		" and restarts the agent), or put `operator_pin: \"...\"` under `lan:` in the config yourself and run `" + restart + "`"
+	return c
+}
+
+// dashboardURL is where the operator dashboard answers, as seen from this
+// PC; operators use the kiosk's LAN address instead of 127.0.0.1.
+func dashboardURL(listen string) string {
+	base, err := AgentURL(listen)
+	if err != nil {
+		return "lan.listen " + listen
+	}
+	return base + "/operator/"
 }
 
 func checkDataDir(dir string) Check {
