@@ -10,8 +10,8 @@
 // (the machine's status) at 64 and at 4 connections (req/s, p50, p99),
 // the print file (a 4.5 MB TIFF) at 8 connections and the phone's 5 MB
 // upload at 4 (MB/s, 1 MB = 10^6 bytes); then a fixed count of small GETs
-// with the CPU that the tunnel's processes and the agent spent on them,
-// from /proc; and the tunnel server's peak resident memory. The table
+// (from Go, 16 connections) with the CPU that the tunnel's processes and
+// the agent spent on them, from /proc; and the tunnel server's peak resident memory. The table
 // shows the median of the rounds.
 //
 // chisel is not served by the Go module proxy here; issue 10's figures
@@ -28,6 +28,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -38,6 +40,7 @@ type options struct {
 	duration time.Duration
 	count    int
 	keep     bool
+	only     string
 }
 
 func main() {
@@ -48,6 +51,7 @@ func main() {
 	flag.DurationVar(&opt.duration, "duration", 5*time.Second, "how long each wrk run lasts")
 	flag.IntVar(&opt.count, "count", 10000, "small GETs of the CPU figure")
 	flag.BoolVar(&opt.keep, "keep", false, "keep the working directory (logs)")
+	flag.StringVar(&opt.only, "only", "", "measure only these paths (comma-separated: direct, relay, frp-http, frp-tcp); the table needs direct and relay")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -89,20 +93,28 @@ func run(ctx context.Context, opt options) error {
 	if err != nil {
 		return err
 	}
-	countLua, uploadLua, err := writeScripts(dir, up, opt.count)
+	uploadLua, err := writeUploadScript(dir, up)
 	if err != nil {
 		return err
 	}
 
-	paths := []path{
-		{name: "direct to the agent", url: s.lanURL},
-		{name: "casefleet relay", url: s.relayURL, server: s.relay, client: s.agent},
-		{name: "frp " + version + " (http vhost)", url: s.frpHTTP, host: frpHost, server: s.frps, client: s.frpc},
-		{name: "frp " + version + " (tcp)", url: s.frpTCP, server: s.frps, client: s.frpc},
+	var paths []path
+	for _, p := range []path{
+		{key: "direct", name: "direct to the agent", url: s.lanURL},
+		{key: "relay", name: "casefleet relay", url: s.relayURL, server: s.relay, client: s.agent},
+		{key: "frp-http", name: "frp " + version + " (http vhost)", url: s.frpHTTP, host: frpHost, server: s.frps, client: s.frpc},
+		{key: "frp-tcp", name: "frp " + version + " (tcp)", url: s.frpTCP, server: s.frps, client: s.frpc},
+	} {
+		if opt.only == "" || slices.Contains(strings.Split(opt.only, ","), p.key) {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) < 2 || paths[0].key != "direct" || paths[1].key != "relay" {
+		return fmt.Errorf("--only %q: the table needs direct and relay", opt.only)
 	}
 	b := bench{
 		opt: opt, agent: s.agent, file: filePath, fileSize: fileSize, uploadSize: len(up.body),
-		countLua: countLua, uploadLua: uploadLua,
+		uploadLua: uploadLua,
 	}
 	results := make([][]figures, len(paths))
 	for round := range opt.rounds {

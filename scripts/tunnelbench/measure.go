@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -111,13 +110,6 @@ func (w wrkRun) run(ctx context.Context) (wrkResult, error) {
 
 // Lua scripts for wrk.
 const (
-	// countScript stops each thread after LIMIT answers: a fixed-count run.
-	countScript = `local n = 0
-response = function(status, headers, body)
-  n = n + 1
-  if n >= %d then wrk.thread:stop() end
-end
-`
 	// uploadScript posts the bench's order again.
 	uploadScript = `wrk.method = "POST"
 local f = assert(io.open(%q, "rb"))
@@ -128,17 +120,14 @@ wrk.headers["Idempotency-Key"] = %q
 `
 )
 
-func writeScripts(dir string, up upload, count int) (countPath, uploadPath string, err error) {
+// writeUploadScript writes the upload's body and the wrk script that
+// posts it.
+func writeUploadScript(dir string, up upload) (string, error) {
 	body, err := writeFile(dir, "upload.body", up.body)
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
-	countPath, err = writeFile(dir, "count.lua", fmt.Appendf(nil, countScript, count))
-	if err != nil {
-		return "", "", err
-	}
-	uploadPath, err = writeFile(dir, "upload.lua", fmt.Appendf(nil, uploadScript, body, up.contentType, up.key))
-	return countPath, filepath.Clean(uploadPath), err
+	return writeFile(dir, "upload.lua", fmt.Appendf(nil, uploadScript, body, up.contentType, up.key))
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc's CPU times
