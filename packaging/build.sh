@@ -11,7 +11,8 @@
 #
 # Usage: packaging/build.sh [-o OUTDIR] [-v VERSION] [TARGET...]
 #   -o OUTDIR    where the packages go (default: dist/ in the repository)
-#   -v VERSION   as git describe prints it (default: git describe --tags --always --dirty)
+#   -v VERSION   as git describe prints it (default: git describe --tags --always --dirty);
+#                a bare commit (no tag) makes a test build, 0.0.0+g<commit>, with a warning
 #   TARGET       any of the above (default: all; relay-deb is skipped while
 #                relay/cmd/casefleet-relay has no code and RELAY_BIN is unset)
 #
@@ -51,6 +52,17 @@ version=${version:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 if [[ ! $version =~ ^[0-9A-Za-z.+~-]+$ ]]; then
 	echo "build.sh: version \"$version\" is not like git describe's v1.2.3-4-gabc1234" >&2
 	exit 2
+fi
+# Without a tag, git describe gives a bare commit: the packages then sort
+# before every release (0.0.0+g<commit>) and the MSI is 0.0.0, which is
+# right for a test build but easy to ship by mistake. Say so.
+if [[ $version == dev* || ($version != v* && $version != *.*) ]]; then
+	cat >&2 <<-EOF
+	build.sh: WARNING: version "$version" is not a release: no git tag names this commit,
+	build.sh: so the packages are versioned 0.0.0+g<commit> (older than any release) and the MSI 0.0.0.
+	build.sh: For a release, tag it first:  git tag v1.5.0 && make package
+	build.sh: or name the version:          make package VERSION=v1.5.0   (build.sh -v v1.5.0)
+	EOF
 fi
 arch=${ARCH:-amd64}
 # Files in the packages carry the last commit's time, not the build's.
@@ -149,7 +161,7 @@ if wants agent-msi; then
 	go_build windows amd64 agent/cmd/casefleet-agent "$stage/casefleet-agent.exe"
 	sign "$stage/casefleet-agent.exe"
 	cp packaging/windows/casefleet-agent.wxs packaging/windows/agent.example.yaml \
-		docs/technician-guide.md docs/agent-settings.md "$stage/"
+		docs/technician-guide.md docs/agent-settings.md docs/operator-guide.md "$stage/"
 	# MSI versions are numeric: the nearest tag's major.minor.patch.
 	msi_version=$(sed -nE 's/^v?([0-9]+)\.([0-9]+)\.([0-9]+).*/\1.\2.\3/p' <<<"$version")
 	msi=$out/casefleet-agent-${version#v}-x64.msi

@@ -31,7 +31,10 @@ func packageVersion(describe string) (string, error) {
 	}
 	commit, dirty := strings.CutSuffix(describe, "-dirty")
 	var v, local string
-	if m := describeTag.FindStringSubmatch(commit); m != nil {
+	// A bare commit can be all digits (1234567): without a v or a dot it
+	// is that, not a tag.
+	bareCommit := !strings.HasPrefix(commit, "v") && !strings.Contains(commit, ".") && describeCommit.MatchString(commit)
+	if m := describeTag.FindStringSubmatch(commit); m != nil && !bareCommit {
 		v = m[1]
 		if m[2] != "" {
 			v += "~" + m[2]

@@ -16,6 +16,7 @@ func TestPackageVersion(t *testing.T) {
 		{"v1.3.0-rc.1-2-gabc1234", "1.3.0~rc.1+2.gabc1234"},
 		{"v2", "2"},
 		{"5df603d", "0.0.0+g5df603d"},
+		{"1234567", "0.0.0+g1234567"}, // a commit that happens to be all digits
 		{"5df603d-dirty", "0.0.0+g5df603d.dirty"},
 		{"dev", "0.0.0+dev"},
 	} {
