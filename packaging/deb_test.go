@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,7 +26,7 @@ const (
 func TestAgentDeb(t *testing.T) {
 	slow(t)
 	needRoot(t)
-	needTools(t, "dpkg", "dpkg-query", "runuser")
+	needTools(t, "dpkg", "dpkg-deb", "dpkg-query", "runuser")
 	needCleanMachine(t, "casefleet-agent", agentConfig, agentData)
 
 	v1 := only(t, buildPackages(t, "v1.0.0", "agent-deb"), "casefleet-agent_1.0.0_*.deb")
@@ -71,6 +73,29 @@ func TestAgentDeb(t *testing.T) {
 			run(t, "systemd-analyze", "verify", agentUnit)
 		} else {
 			t.Log("systemd-analyze is not installed: unit not verified")
+		}
+		// The guides the technician and the operators are pointed to: in
+		// the package, and installed unless this dpkg is told to drop
+		// documentation (slim container images are).
+		contents := run(t, "dpkg-deb", "-c", v1)
+		for _, doc := range []string{"technician-guide.md", "operator-guide.md", "agent-settings.md"} {
+			installed := "/usr/share/doc/casefleet-agent/" + doc
+			if !strings.Contains(contents, " ."+installed+"\n") {
+				t.Errorf("the package lacks %s:\n%s", installed, contents)
+			}
+			if excludesDocs() {
+				t.Logf("dpkg here is set to skip /usr/share/doc: %s not checked installed", doc)
+				continue
+			}
+			checkFile(t, installed, 0o644, "root", "root")
+			shipped, _ := os.ReadFile("../docs/" + doc)
+			if got, _ := os.ReadFile(installed); !bytes.Equal(got, shipped) {
+				t.Errorf("%s differs from docs/%s", installed, doc)
+			}
+		}
+		// The config as shipped, with the operator PIN's key explained.
+		if got, _ := os.ReadFile(agentConfig); !bytes.Contains(got, []byte("\n  # operator_pin: \"\"\n")) {
+			t.Errorf("the installed %s has no commented operator_pin:\n%s", agentConfig, got)
 		}
 		if !exists(agentWants) {
 			t.Error("the service is not enabled")
@@ -175,6 +200,18 @@ func checkFile(t *testing.T, path string, mode os.FileMode, owner, group string)
 	if len(got) != 2 || got[0] != owner || got[1] != group {
 		t.Errorf("%s belongs to %v, want %s:%s", path, got, owner, group)
 	}
+}
+
+// excludesDocs reports whether dpkg is configured not to install
+// documentation (path-exclude=/usr/share/doc/* in dpkg.cfg.d).
+func excludesDocs() bool {
+	files, _ := filepath.Glob("/etc/dpkg/dpkg.cfg.d/*")
+	for _, f := range files {
+		if b, err := os.ReadFile(f); err == nil && regexp.MustCompile(`(?m)^path-exclude=/usr/share/doc/`).Match(b) {
+			return true
+		}
+	}
+	return false
 }
 
 // needCleanMachine refuses to run where the package, or what it leaves

@@ -50,6 +50,7 @@ func TestAgentMSI(t *testing.T) {
 			"casefleet-agent.exe": "AgentService",
 			"agent.example.yaml":  "AgentDocs",
 			"technician-guide.md": "AgentDocs",
+			"operator-guide.md":   "AgentDocs",
 		} {
 			if got := files[name]["Component_"]; got != component {
 				t.Errorf("file %s is in component %q, want %q", name, got, component)

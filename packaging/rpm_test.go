@@ -35,6 +35,9 @@ func TestAgentRPM(t *testing.T) {
 			"-rw-r--r-- root root  /usr/lib/systemd/system/casefleet-agent.service",
 			"-rw-r----- root casefleet cn /etc/casefleet/agent.yaml",
 			"-rw-r--r-- root root cn /etc/default/casefleet-agent",
+			"-rw-r--r-- root root  /usr/share/doc/casefleet-agent/technician-guide.md",
+			"-rw-r--r-- root root  /usr/share/doc/casefleet-agent/operator-guide.md",
+			"-rw-r--r-- root root  /usr/share/doc/casefleet-agent/agent-settings.md",
 		} {
 			if !strings.Contains(files, want+"\n") {
 				t.Errorf("missing %q in\n%s", want, files)
