@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +23,9 @@ func discover(ctx context.Context, args []string, out io.Writer) int {
 	wait := fs.Duration("timeout", 3*time.Second, "how long to listen for answers")
 	ifaces := fs.StringSlice("interfaces", nil, "interfaces to ask on (default: every interface that can multicast)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(ctx, *wait)

@@ -45,6 +45,20 @@ func main() {
 	os.Exit(runMain(os.Args[1:], run))
 }
 
+// helpWanted: -h or --help is among a command's arguments (before any
+// "--"), which pflag answers with the usage and ErrHelp.
+func helpWanted(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--help":
+			return true
+		}
+	}
+	return false
+}
+
 func run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
@@ -53,6 +67,15 @@ func run(ctx context.Context, args []string) int {
 	cmd, args := args[0], args[1:]
 	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
 	config.Flags(fs)
+	help := helpWanted(args)
+	if help {
+		// Help asked for is the command's output: standard output, status
+		// 0. The flag sets print their usage to standard error (right after
+		// a mistake), so send it here for this run.
+		stderr := os.Stderr
+		os.Stderr = os.Stdout
+		defer func() { os.Stderr = stderr }()
+	}
 	switch cmd {
 	case "version", "--version":
 		fmt.Println("casefleet-agent", version)
@@ -60,10 +83,16 @@ func run(ctx context.Context, args []string) int {
 	case "discover", "enroll":
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		code := 0
 		if cmd == "enroll" {
-			return enrollKiosk(ctx, args, os.Stdout)
+			code = enrollKiosk(ctx, args, os.Stdout)
+		} else {
+			code = discover(ctx, args, os.Stdout)
 		}
-		return discover(ctx, args, os.Stdout)
+		if help && code == 2 { // the usage was printed; nothing was wrong
+			return 0
+		}
+		return code
 	case "run", "doctor", "status":
 	case "help", "-h", "--help":
 		fmt.Print(usage)

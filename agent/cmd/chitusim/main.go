@@ -59,6 +59,13 @@ func parseFlags(args []string) (sim.Config, sim.Addrs, error) {
 		topicSource  = fs.String("topic-source", sim.TopicSourceMachineID, "id hashed into event topics: machineId or device_id")
 		logLevel     = fs.String("log-level", "info", "debug, info, warn or error")
 	)
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			// Help asked for is output: standard output (status 0, in
+			// main); after a mistake the usage goes to standard error.
+			fs.SetOutput(os.Stdout)
+		}
+	}
 	if err := fs.Parse(args); err != nil {
 		return sim.Config{}, sim.Addrs{}, err
 	}

@@ -54,6 +54,20 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
+// helpWanted: -h or --help is among a command's arguments (before any
+// "--"), which pflag answers with the usage and ErrHelp.
+func helpWanted(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--help":
+			return true
+		}
+	}
+	return false
+}
+
 func run(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
@@ -61,6 +75,11 @@ func run(args []string) int {
 	}
 	cmd, args := args[0], args[1:]
 	fs := pflag.NewFlagSet("casefleet-relay "+cmd, pflag.ContinueOnError)
+	if helpWanted(args) {
+		// Help asked for is output (standard output, status 0); after a
+		// mistake the usage goes to standard error.
+		fs.SetOutput(os.Stdout)
+	}
 	var exec func() error
 	switch cmd {
 	case "version", "--version":
