@@ -30,11 +30,15 @@ OPERATOR_PIN=${OPERATOR_PIN:-246810}
 
 # mDNS runs on loopback only, never on a real interface: switch multicast
 # on for lo when we may (root), else the agents run without advertising.
+# What we switched on is switched off again at exit: the machine is left
+# as it was.
 MDNS=off
+LO_MULTICAST_SET=0
 if ip link show lo 2>/dev/null | grep -q MULTICAST; then
   MDNS=on
 elif [ "$(id -u)" = 0 ] && ip link set lo multicast on 2>/dev/null; then
   MDNS=on
+  LO_MULTICAST_SET=1
 fi
 
 pids=()
@@ -44,6 +48,9 @@ stop() {
   echo "stopping..."
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ "$LO_MULTICAST_SET" = 1 ]; then
+    ip link set lo multicast off && echo "multicast switched off again on lo"
+  fi
   echo "logs and data are in $DEMO_DIR"
 }
 trap stop INT TERM EXIT
