@@ -14,8 +14,10 @@ esac
 BASE=${RELAY_URL:-http://127.0.0.1:8080}
 [ "${LAN:-0}" = 1 ] && BASE="http://127.0.0.1:$PORT"
 API="$BASE/api/chitu/machine/$CODE"
-field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | cut -d'"' -f4; }
-num() { grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
+# A field not there (yet: a pickup code while the order waits in line) is
+# empty, not a failure that set -e would stop the script on.
+field() { { grep -o "\"$1\":\"[^\"]*\"" || true; } | head -1 | cut -d'"' -f4; }
+num() { { grep -o "\"$1\":[0-9]*" || true; } | head -1 | cut -d: -f2; }
 
 echo "machine:  $(curl -fsS "$API/status")"
 products=$(curl -fsS "$API/products")
@@ -33,11 +35,16 @@ echo "order:    $order"
 id=$(echo "$order" | field id)
 [ -n "$id" ] || { echo "the order was refused" >&2; exit 1; }
 
+# Follow the order to its end, however long the line.
 last=""
 while :; do
   o=$(curl -fsS -H "X-Session-Id: $session" "$API/queue/$id")
-  line="status=$(echo "$o" | field status) stage=$(echo "$o" | field stage) position=$(echo "$o" | num queuePosition) pickup=$(echo "$o" | field pickupCode)"
-  [ "$line" != "$last" ] && echo "  $line" && last=$line
-  case "$(echo "$o" | field status)" in complete|failed|cancelled) break ;; esac
+  status=$(echo "$o" | field status)
+  line="status=$status stage=$(echo "$o" | field stage) position=$(echo "$o" | num queuePosition) pickup=$(echo "$o" | field pickupCode)"
+  if [ "$line" != "$last" ]; then echo "  $line"; last=$line; fi
+  case "$status" in
+    complete) echo "done: order $id printed"; exit 0 ;;
+    failed|cancelled) echo "order $id $status: $(echo "$o" | field failureReason)" >&2; exit 1 ;;
+  esac
   sleep 1
 done
