@@ -1,7 +1,8 @@
 // Package metrics exports the agent's Prometheus metrics at /metrics on
-// the LAN listener: the queue (length, orders by stage, finished orders,
-// failures by reason, print durations), the printer, the MQTT link and the
-// relay tunnel, and request latency by route.
+// the LAN listener: the queue (length, orders by stage, whether it is
+// full, finished orders, failures by reason, print durations), the
+// printer, the MQTT link and the relay tunnel, and request latency by
+// route.
 //
 // Everything is on a registry of its own (never the global one). The queue
 // and the machine are read when Prometheus scrapes; finished orders are
@@ -28,6 +29,7 @@ const namespace = "casefleet_agent"
 // Queue is what the metrics read of the agent's queue (*queue.Queue).
 type Queue interface {
 	Pending() ([]queue.Order, error)
+	Summary() (queue.Summary, error)
 	Subscribe() (<-chan struct{}, func())
 	EventsAfter(after uint64, limit int) ([]queue.Event, error)
 	LastEventID() (uint64, error)

@@ -31,6 +31,18 @@ func TestQueueLengthAndOrdersByStage(t *testing.T) {
 	mustValue(t, fams, "casefleet_agent_orders", map[string]string{"stage": "printing"}, 0)
 }
 
+func TestQueueFullWhenTheLineReachesItsCap(t *testing.T) {
+	q := openQueue(t) // the default cap: 20 orders
+	m := New(Options{Queue: q})
+	for range 19 {
+		enqueue(t, q)
+	}
+	mustValue(t, scrape(t, m.Handler()), "casefleet_agent_queue_full", nil, 0)
+
+	enqueue(t, q)
+	mustValue(t, scrape(t, m.Handler()), "casefleet_agent_queue_full", nil, 1)
+}
+
 func TestMachineGauges(t *testing.T) {
 	mc := onlineMachine()
 	mc.status.Paused = true

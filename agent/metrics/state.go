@@ -22,6 +22,8 @@ var (
 		"Orders not finished yet: waiting in line or at the machine.", nil, nil)
 	descOrders = prometheus.NewDesc(namespace+"_orders",
 		"Orders not finished yet, by stage.", []string{"stage"}, nil)
+	descFull = prometheus.NewDesc(namespace+"_queue_full",
+		"1 while the line is full (queue.max_orders orders not finished): new orders are refused.", nil, nil)
 	descPaused = prometheus.NewDesc(namespace+"_queue_paused",
 		"1 while an operator has paused the queue (no new order goes to the machine).", nil, nil)
 	descPrinter = prometheus.NewDesc(namespace+"_printer_status",
@@ -37,7 +39,7 @@ var (
 type stateCollector struct{ m *Metrics }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueueLength, descOrders, descPaused, descPrinter, descMQTT, descInkLow} {
+	for _, d := range []*prometheus.Desc{descQueueLength, descOrders, descFull, descPaused, descPrinter, descMQTT, descInkLow} {
 		ch <- d
 	}
 }
@@ -56,6 +58,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			for _, s := range liveStages {
 				ch <- prometheus.MustNewConstMetric(descOrders, prometheus.GaugeValue, float64(byStage[s]), string(s))
 			}
+		}
+		if sum, err := q.Summary(); err != nil {
+			ch <- prometheus.NewInvalidMetric(descFull, err)
+		} else {
+			ch <- prometheus.MustNewConstMetric(descFull, prometheus.GaugeValue, flag(sum.Full))
 		}
 	}
 	if mc := c.m.opt.Machine; mc != nil {
