@@ -21,7 +21,8 @@ root() { [ "$(id -u)" = 0 ]; }
 # rpm, osslsigncode; Mosquitto and Redis themselves.
 need=()
 for tool in chromium:chromium pdftoppm:poppler-utils wixl:wixl msiinfo:msitools rpm:rpm osslsigncode:osslsigncode \
-  openssl:openssl ip:iproute2 mosquitto:mosquitto redis-server:redis-server WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb; do
+  openssl:openssl ip:iproute2 mosquitto:mosquitto redis-server:redis-server WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb \
+  promtool:prometheus; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 # A CJK font, so screenshots of the Chinese pages show characters, not boxes.
