@@ -84,6 +84,9 @@ type Agent struct {
 	Host     string   `json:"host"`
 	Port     int      `json:"port"`
 	Addrs    []string `json:"addrs"`
+	// Duplicate: another agent that answered claims the same machine
+	// code. One of them is set up wrong; both are shown.
+	Duplicate bool `json:"duplicate"`
 }
 
 // URL is the agent's LAN base URL (its first address).
@@ -118,13 +121,19 @@ func interfaces(names []string) ([]net.Interface, error) {
 	return out, nil
 }
 
+// sortAgents orders agents by machine code, then (duplicates) by address.
 func sortAgents(agents []Agent) {
-	sort.Slice(agents, func(i, j int) bool { return agents[i].Code < agents[j].Code })
+	sort.Slice(agents, func(i, j int) bool {
+		if agents[i].Code != agents[j].Code {
+			return agents[i].Code < agents[j].Code
+		}
+		return agents[i].URL() < agents[j].URL()
+	})
 }
 
 // Discover browses the LAN for agents until ctx is done (give it a
 // timeout of a few seconds) and returns those that answered, by machine
-// code.
+// code; agents that claim the same code are all there, marked Duplicate.
 func Discover(ctx context.Context, ifaceNames []string) ([]Agent, error) {
 	return discover(ctx, ifaceNames)
 }

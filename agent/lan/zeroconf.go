@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ func Advertise(ctx context.Context, instance string, port int, ifaceNames []stri
 	if err != nil {
 		return err
 	}
+	instance = uniqueInstance(instance, host, port)
 	current := info()
 	register := func() (*zeroconf.Server, error) {
 		srv, err := zeroconf.RegisterProxy(instance, Service, domain, port, host, ips, current.txt(), ifaces)
@@ -59,6 +61,44 @@ func Advertise(ctx context.Context, instance string, port int, ifaceNames []stri
 		}
 	}
 }
+
+// uniqueInstance makes an agent's instance name its own on the LAN. mDNS
+// browsers (zeroconf's among them) keep one answer per instance name, so
+// two agents named only after one machine code, set twice by mistake,
+// would show as one: exactly what discover must show. The host and port
+// tell them apart; DNS labels hold 63 bytes, so a long host name is cut.
+func uniqueInstance(instance, host string, port int) string {
+	suffix := fmt.Sprintf(":%d)", port)
+	if room := 63 - len(instance) - len(" (") - len(suffix); len(host) > room {
+		host = host[:max(room, 0)]
+	}
+	return instance + " (" + host + suffix
+}
+
+// unescapeLabel undoes the DNS text escapes of an instance name as
+// zeroconf hands it over (`CT0700026\ \(pc:7081\)`): \DDD is a byte,
+// \c is c.
+func unescapeLabel(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		if d := s[i+1:]; len(d) >= 3 && isDigit(d[0]) && isDigit(d[1]) && isDigit(d[2]) {
+			if n, err := strconv.Atoi(d[:3]); err == nil && n < 256 {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i+1])
+		i++
+	}
+	return b.String()
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // hostAndIPs names this host and its addresses on ifaces (every
 // interface when ifaces is nil).
@@ -111,7 +151,7 @@ func discover(ctx context.Context, ifaceNames []string) ([]Agent, error) {
 		return nil, fmt.Errorf("mDNS resolver: %w", err)
 	}
 	entries := make(chan *zeroconf.ServiceEntry)
-	found := map[string]Agent{}
+	found := map[string]Agent{} // by instance: two agents may claim one machine code
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -120,14 +160,14 @@ func discover(ctx context.Context, ifaceNames []string) ([]Agent, error) {
 			if !ok {
 				continue
 			}
-			a := Agent{Info: info, Instance: e.Instance, Host: e.HostName, Port: e.Port}
+			a := Agent{Info: info, Instance: unescapeLabel(e.Instance), Host: e.HostName, Port: e.Port}
 			for _, ip := range e.AddrIPv4 {
 				a.Addrs = append(a.Addrs, ip.String())
 			}
 			for _, ip := range e.AddrIPv6 {
 				a.Addrs = append(a.Addrs, ip.String())
 			}
-			found[a.Code] = a
+			found[a.Instance] = a
 		}
 	}()
 	if err := resolver.Browse(ctx, Service, domain, entries); err != nil {
@@ -136,8 +176,13 @@ func discover(ctx context.Context, ifaceNames []string) ([]Agent, error) {
 	<-ctx.Done()
 	<-done // Browse closes entries when ctx ends
 	agents := make([]Agent, 0, len(found))
+	claims := map[string]int{}
 	for _, a := range found {
 		agents = append(agents, a)
+		claims[a.Code]++
+	}
+	for i := range agents {
+		agents[i].Duplicate = claims[agents[i].Code] > 1
 	}
 	sortAgents(agents)
 	return agents, nil

@@ -57,15 +57,29 @@ func discover(ctx context.Context, args []string, out io.Writer) int {
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MACHINE\tNAME\tLOCATION\tPRINTER\tQUEUE\tTUNNEL\tVERSION\tADDRESS")
+	dups := map[string][]string{} // machine code -> the addresses that claim it
+	var dupCodes []string
 	for _, a := range agents {
 		tunnel := "down"
 		if a.TunnelUp {
 			tunnel = "up"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", a.Code, a.Name, a.Location, a.Printer, a.QueueLength, tunnel, a.Version, strings.TrimPrefix(a.URL(), "http://"))
+		code, addr := a.Code, strings.TrimPrefix(a.URL(), "http://")
+		if a.Duplicate {
+			if dups[a.Code] == nil {
+				dupCodes = append(dupCodes, a.Code)
+			}
+			dups[a.Code] = append(dups[a.Code], addr)
+			code += " (DUPLICATE)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", code, a.Name, a.Location, a.Printer, a.QueueLength, tunnel, a.Version, addr)
 	}
 	if err := tw.Flush(); err != nil {
 		return 1
+	}
+	for _, c := range dupCodes {
+		fmt.Fprintf(out, "\nWarning: machine code %s is claimed by %d agents (%s). Each agent needs the machine.code of its own kiosk (agent.yaml): correct the one set up wrong.\n",
+			c, len(dups[c]), strings.Join(dups[c], ", "))
 	}
 	return 0
 }
