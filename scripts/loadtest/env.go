@@ -70,7 +70,7 @@ func (e *env) startRelay(ctx context.Context) error {
 func (e *env) startRelayTimed(ctx context.Context) (ready time.Time, err error) {
 	e.relay = exec.Command(e.bin, "run", "--listen", e.addr, "--public-url", e.relayURL(),
 		"--fleet-pub", filepath.Join(e.dir, "fleet", enroll.PublicKeyFile),
-		"--rate-ip", "0", "--rate-session", "0", "--log-level", "warn")
+		"--rate-ip", "0", "--rate-session", "0", "--max-streams-ip", "0", "--max-streams-session", "0", "--log-level", "warn")
 	log, err := os.OpenFile(filepath.Join(e.dir, "relay.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return time.Time{}, err
