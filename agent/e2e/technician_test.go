@@ -26,6 +26,11 @@ func TestDoctorWarnsWithoutAnOperatorPIN(t *testing.T) {
 		}
 	}
 
+	// status, which needs the PIN, names the same fix.
+	if out, exit := runAgentCLI(t, env, "status"); exit != 1 || !strings.Contains(out, "enroll --set-pin") {
+		t.Errorf("status without a PIN: exit %d\n%s", exit, out)
+	}
+
 	withPIN := append(env, "CASEFLEET_LAN_OPERATOR_PIN=246810")
 	out, exit = runAgentCLI(t, withPIN, "doctor")
 	if exit != 0 || strings.Contains(out, "[warn]") || !strings.Contains(out, "All checks passed.\n") || strings.Contains(out, "246810") {

@@ -24,7 +24,7 @@ func status(ctx context.Context, cfg config.Config, loadErr error, out io.Writer
 		return 1
 	}
 	if cfg.LAN.OperatorPIN == "" {
-		fmt.Fprintln(os.Stderr, "casefleet-agent status: lan.operator_pin is not set; it is what lets status (and the dashboard) read the agent")
+		fmt.Fprintln(os.Stderr, "casefleet-agent status: lan.operator_pin is not set; it is what lets status (and the dashboard) read the agent.\nSet it with `casefleet-agent enroll --set-pin` (as root or administrator), which asks for it and restarts the agent.")
 		return 1
 	}
 	base, err := doctor.AgentURL(cfg.LAN.Listen)
