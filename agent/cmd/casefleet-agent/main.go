@@ -30,9 +30,12 @@ Usage:
   casefleet-agent run [--config FILE] [flags]   run the agent
   casefleet-agent doctor [--config FILE]        check the setup; says what to fix
   casefleet-agent status [--config FILE]        one screen: printer, queue, relay, last errors
-  casefleet-agent enroll --relay URL --token T [--config FILE] [--no-start]
+  casefleet-agent enroll --relay URL --token T [--config FILE] [--no-start] [--operator-pin PIN]
                                                 check the token with the relay, write it
+                                                (and the operator PIN: asked on a terminal)
                                                 into the config and start the service
+  casefleet-agent enroll --set-pin [--config FILE]
+                                                set only the operator PIN
   casefleet-agent discover [--json] [--timeout D] [--interfaces IF,...]
                                                 list the agents on the LAN
   casefleet-agent version                       print the version
