@@ -1,4 +1,6 @@
-// Command tunnelbench puts the relay's data path beside the tunnels
+//go:build linux
+
+// Command tunnelbench (Linux: it reads /proc) puts the relay's data path beside the tunnels
 // people would pick instead, on loopback, and prints a Markdown table
 // with ratios: the same real agent process reached directly (its LAN
 // port), through casefleet-relay, and through frp (frps and frpc, built
