@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"casefleet/scripts/internal/benchproc"
 	"casefleet/shared/testenv"
 )
 
@@ -42,7 +38,7 @@ const (
 type system struct {
 	dir      string // logs, fleet key and the agent's data
 	relayURL string
-	procs    []*proc
+	procs    benchproc.Group
 }
 
 // buildBinaries builds chitusim, casefleet-agent and casefleet-relay into dir.
@@ -54,14 +50,14 @@ func buildBinaries(dir string) error {
 // binaries in bin, and waits until the machine answers through the relay.
 // On error, what was started is stopped.
 func startSystem(ctx context.Context, bin, dir string) (_ *system, err error) {
-	s := &system{dir: dir}
+	s := &system{dir: dir, procs: benchproc.Group{Dir: dir}}
 	defer func() {
 		if err != nil {
 			s.stop()
 		}
 	}()
 
-	addrs, err := freeAddrs(4)
+	addrs, err := benchproc.FreeAddrs(4)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +76,7 @@ func startSystem(ctx context.Context, bin, dir string) (_ *system, err error) {
 
 	relayBin := filepath.Join(bin, "casefleet-relay")
 	fleet := filepath.Join(dir, "fleet")
-	if _, err := command(ctx, relayBin, "keygen", "--out", fleet); err != nil {
+	if _, err := benchproc.Command(ctx, relayBin, "keygen", "--out", fleet); err != nil {
 		return nil, err
 	}
 	s.relayURL = "http://" + relayAddr
@@ -94,7 +90,7 @@ func startSystem(ctx context.Context, bin, dir string) (_ *system, err error) {
 		return nil, fmt.Errorf("the relay: %w", err)
 	}
 
-	token, err := command(ctx, relayBin, "issue", "--key", filepath.Join(fleet, "fleet.key"), "--machine", machineCode, "--location", machineLocation)
+	token, err := benchproc.Command(ctx, relayBin, "issue", "--key", filepath.Join(fleet, "fleet.key"), "--machine", machineCode, "--location", machineLocation)
 	if err != nil {
 		return nil, err
 	}
@@ -134,84 +130,12 @@ func (s *system) editorURL() string {
 
 // start runs a process with its output in dir/name.log.
 func (s *system) start(name, path string, env []string, args ...string) error {
-	p, err := startProc(name, path, env, filepath.Join(s.dir, name+".log"), args...)
-	if err != nil {
-		return err
-	}
-	s.procs = append(s.procs, p)
-	return nil
+	_, err := s.procs.Start(name, path, env, args...)
+	return err
 }
 
-// stop stops the processes, the last started first.
-func (s *system) stop() {
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		s.procs[i].stop()
-	}
-	s.procs = nil
-}
-
-// exited reports a process that is gone while it should run, if any.
-func (s *system) exited() error {
-	for _, p := range s.procs {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited: %v (see %s)", p.name, p.cmd.ProcessState, p.log.Name())
-		default:
-		}
-	}
-	return nil
-}
-
-// proc is a process of the system.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  *os.File
-	done chan struct{}
-}
-
-func startProc(name, path string, env []string, logPath string, args ...string) (*proc, error) {
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = log, log
-	ownProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: log, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		log.Close()
-		close(p.done)
-	}()
-	slog.Debug("started", "process", name, "pid", cmd.Process.Pid, "log", logPath)
-	return p, nil
-}
-
-// stop kills the process and waits until it is gone. The bench keeps no
-// state worth a graceful stop.
-func (p *proc) stop() {
-	killProcessGroup(p.cmd)
-	<-p.done
-}
-
-// command runs one command (the relay's keygen and issue) and returns its
-// standard output.
-func command(ctx context.Context, path string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, path, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w\n%s", filepath.Base(path), strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return string(out), nil
-}
+func (s *system) stop()         { s.procs.Stop() }
+func (s *system) exited() error { return s.procs.Exited() }
 
 // waitOK polls url every 200 ms until it answers 200.
 func waitOK(ctx context.Context, within time.Duration, url string) error {
@@ -243,19 +167,4 @@ func answers(ctx context.Context, url string) bool {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
-}
-
-// freeAddrs returns n loopback addresses that were free a moment ago,
-// held open together so that they differ.
-func freeAddrs(n int) ([]string, error) {
-	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer ln.Close()
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs, nil
 }

@@ -46,7 +46,7 @@ func (b bench) measure(ctx context.Context, p path) (figures, error) {
 	var f figures
 	var pids []int
 	if p.server != nil {
-		pids = append(pids, p.server.cmd.Process.Pid)
+		pids = append(pids, p.server.Cmd.Process.Pid)
 	}
 	stopRSS := peakRSS(pids)
 	run := func(url string, threads, conns int, script string) (wrkResult, error) {
@@ -112,9 +112,9 @@ func (b bench) measure(ctx context.Context, p path) (figures, error) {
 func cpuTimes(procs []*proc) ([]time.Duration, error) {
 	var ts []time.Duration
 	for _, p := range procs {
-		t, err := cpuTime(p.cmd.Process.Pid)
+		t, err := cpuTime(p.Cmd.Process.Pid)
 		if err != nil {
-			return nil, fmt.Errorf("CPU time of %s: %w", p.name, err)
+			return nil, fmt.Errorf("CPU time of %s: %w", p.Name, err)
 		}
 		ts = append(ts, t)
 	}

@@ -3,17 +3,16 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
+
+	"casefleet/scripts/internal/benchproc"
 )
 
 // The system on loopback, as scripts/journey starts it: the printer
@@ -31,7 +30,7 @@ const (
 // system is the running processes and the addresses of the paths.
 type system struct {
 	dir      string
-	procs    []*proc
+	procs    benchproc.Group
 	relay    *proc
 	agent    *proc
 	frps     *proc
@@ -43,13 +42,13 @@ type system struct {
 }
 
 func startSystem(ctx context.Context, bin, frpBin, dir string) (_ *system, err error) {
-	s := &system{dir: dir}
+	s := &system{dir: dir, procs: benchproc.Group{Dir: dir}}
 	defer func() {
 		if err != nil {
 			s.stop()
 		}
 	}()
-	addrs, err := freeAddrs(7)
+	addrs, err := benchproc.FreeAddrs(7)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +69,7 @@ func startSystem(ctx context.Context, bin, frpBin, dir string) (_ *system, err e
 
 	relayBin := filepath.Join(bin, "casefleet-relay")
 	fleet := filepath.Join(dir, "fleet")
-	if _, err := command(ctx, relayBin, "keygen", "--out", fleet); err != nil {
+	if _, err := benchproc.Command(ctx, relayBin, "keygen", "--out", fleet); err != nil {
 		return nil, err
 	}
 	s.relayURL = "http://" + relayAddr
@@ -82,7 +81,7 @@ func startSystem(ctx context.Context, bin, frpBin, dir string) (_ *system, err e
 	if err := waitOK(ctx, 20*time.Second, s.relayURL+"/readyz", ""); err != nil {
 		return nil, fmt.Errorf("the relay: %w", err)
 	}
-	token, err := command(ctx, relayBin, "issue", "--key", filepath.Join(fleet, "fleet.key"), "--machine", machineCode, "--location", "bench")
+	token, err := benchproc.Command(ctx, relayBin, "issue", "--key", filepath.Join(fleet, "fleet.key"), "--machine", machineCode, "--location", "bench")
 	if err != nil {
 		return nil, err
 	}
@@ -171,84 +170,14 @@ customDomains = ["%s"]
 }
 
 func (s *system) start(name, path string, env []string, args ...string) (*proc, error) {
-	p, err := startProc(name, path, env, filepath.Join(s.dir, name+".log"), args...)
-	if err != nil {
-		return nil, err
-	}
-	s.procs = append(s.procs, p)
-	return p, nil
+	return s.procs.Start(name, path, env, args...)
 }
 
-// stop stops the processes, the last started first.
-func (s *system) stop() {
-	for i := len(s.procs) - 1; i >= 0; i-- {
-		s.procs[i].stop()
-	}
-	s.procs = nil
-}
-
-// exited reports a process that is gone while it should run, if any.
-func (s *system) exited() error {
-	for _, p := range s.procs {
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited: %v (see %s)", p.name, p.cmd.ProcessState, p.log.Name())
-		default:
-		}
-	}
-	return nil
-}
+func (s *system) stop()         { s.procs.Stop() }
+func (s *system) exited() error { return s.procs.Exited() }
 
 // proc is a process of the system.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  *os.File
-	done chan struct{}
-}
-
-func startProc(name, path string, env []string, logPath string, args ...string) (*proc, error) {
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = log, log
-	// A process group of its own, killed with the bench if it dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: log, done: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		log.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// stop kills the process and waits until it is gone: the bench keeps no
-// state worth a graceful stop.
-func (p *proc) stop() {
-	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		p.cmd.Process.Kill()
-	}
-	<-p.done
-}
-
-func command(ctx context.Context, path string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, path, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w\n%s", filepath.Base(path), strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return string(out), nil
-}
+type proc = benchproc.Proc
 
 // waitOK polls url (with Host host, if set) every 100 ms until it
 // answers 200.
@@ -296,17 +225,4 @@ func waitListening(ctx context.Context, within time.Duration, addr string) error
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func freeAddrs(n int) ([]string, error) {
-	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer ln.Close()
-		addrs = append(addrs, ln.Addr().String())
-	}
-	return addrs, nil
 }

@@ -1,4 +1,4 @@
-package main
+package benchproc
 
 import (
 	"os/exec"
