@@ -20,7 +20,7 @@ root() { [ "$(id -u)" = 0 ]; }
 # Xvfb for the WebKit (Safari's engine) test; msitools/wixl for the MSI,
 # rpm, osslsigncode; Mosquitto and Redis themselves.
 need=()
-for tool in chromium:chromium pdftoppm:poppler-utils wixl:wixl msiinfo:msitools rpm:rpm osslsigncode:osslsigncode \
+for tool in curl:curl chromium:chromium pdftoppm:poppler-utils wixl:wixl msiinfo:msitools rpm:rpm osslsigncode:osslsigncode \
   openssl:openssl ip:iproute2 mosquitto:mosquitto redis-server:redis-server WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb \
   promtool:prometheus; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"casefleet/agent/agenttest"
+	"casefleet/shared/testenv"
 )
 
 // scripts/order.sh, the README's first order, follows its order to the
@@ -18,7 +19,10 @@ import (
 // then).
 func TestOrderScriptFollowsAnOrderThroughTheLine(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("order.sh needs curl")
+		if testenv.Required() {
+			t.Fatal("order.sh needs curl (apt-get install curl)")
+		}
+		t.Skip("order.sh needs curl (apt-get install curl)")
 	}
 	// Nobody pays at the machine until the script has seen its order wait:
 	// the two orders ahead hold the line till then.

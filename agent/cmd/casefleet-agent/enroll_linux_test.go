@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"casefleet/shared/testenv"
 )
 
 // openPTY opens a pseudo-terminal: term is the technician's side, and
@@ -17,6 +19,9 @@ func openPTY(t *testing.T) (screen, term *os.File) {
 	t.Helper()
 	screen, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
+		if testenv.Required() {
+			t.Fatalf("no pseudo-terminal: %v", err)
+		}
 		t.Skipf("no pseudo-terminal: %v", err)
 	}
 	t.Cleanup(func() { screen.Close() })
