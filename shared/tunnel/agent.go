@@ -15,6 +15,11 @@ import (
 const (
 	DefaultMinBackoff = 500 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
+	// downBackoff caps the delays while the relay does not answer: an
+	// agent is back within 2 s of the relay however long it was away
+	// (1,000 agents then try about 700 times a second against a relay
+	// that is down: cheap refusals).
+	downBackoff = 2 * time.Second
 )
 
 // AgentConfig configures RunAgent.
@@ -119,7 +124,7 @@ func newAgent(cfg AgentConfig) (*agent, error) {
 		cfg:      cfg,
 		endpoint: endpoint,
 		logger:   cfg.Logger.With("machine", cfg.MachineCode),
-		backoff:  backoff{min: cfg.MinBackoff, max: cfg.MaxBackoff},
+		backoff:  backoff{min: cfg.MinBackoff, max: cfg.MaxBackoff, down: downBackoff},
 	}, nil
 }
 

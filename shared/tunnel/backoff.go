@@ -10,14 +10,23 @@ import (
 // cut off together does not come back together.
 type backoff struct {
 	min, max time.Duration
-	attempt  int
-	random   func(n time.Duration) time.Duration // in [0, n); nil means math/rand
+	// down caps the delays while the relay cannot be reached (0: max), so
+	// that an agent is back within about that long of the relay, however
+	// long it was away; max is kept for refusals, where trying soon is
+	// pointless.
+	down    time.Duration
+	attempt int
+	random  func(n time.Duration) time.Duration // in [0, n); nil means math/rand
 }
 
 // next returns the delay before the next attempt and moves one step up.
 func (b *backoff) next() time.Duration {
-	d := b.max
-	if b.attempt < 62 && b.min<<b.attempt > 0 && b.min<<b.attempt < b.max {
+	top := b.max
+	if b.down > 0 && b.down < top {
+		top = b.down
+	}
+	d := top
+	if b.attempt < 62 && b.min<<b.attempt > 0 && b.min<<b.attempt < top {
 		d = b.min << b.attempt
 		b.attempt++
 	}

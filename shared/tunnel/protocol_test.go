@@ -174,6 +174,20 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("longest = %v, want the maximum", got)
 	}
 
+	// While the relay is down the delays stop growing at down: back
+	// within that long of the relay, however long it was away; a refusal
+	// still waits the longest.
+	b = backoff{min: DefaultMinBackoff, max: DefaultMaxBackoff, down: downBackoff, random: top}
+	for range 20 {
+		b.next()
+	}
+	if got := b.next(); got != downBackoff {
+		t.Errorf("delay after a long outage = %v, want %v", got, downBackoff)
+	}
+	if got := b.longest(); got != DefaultMaxBackoff {
+		t.Errorf("longest with down set = %v, want %v", got, DefaultMaxBackoff)
+	}
+
 	bottom := func(time.Duration) time.Duration { return 0 }
 	b = backoff{min: 100 * time.Millisecond, max: time.Second, random: bottom}
 	if got := b.next(); got != 50*time.Millisecond {
