@@ -228,7 +228,13 @@ func (l *mqttLink) command(ctx context.Context, msgType string) error {
 	if err != nil {
 		return err
 	}
-	if err := waitToken(ctx, l.client.Publish(protocol.CommandTopic, 1, false, payload), commandTimeout); err != nil {
+	// QoS 0: a command is a request whose answer comes as an event, asked
+	// again when it matters (machineInfo on every connection; the staff
+	// see a nozzle cleaning unanswered). A QoS 1 command stays in paho's
+	// store for a persistent session and is resent on reconnection, where
+	// paho v1.5.1 races with itself (client.resume against the outgoing
+	// writer, seen under -race).
+	if err := waitToken(ctx, l.client.Publish(protocol.CommandTopic, 0, false, payload), commandTimeout); err != nil {
 		return fmt.Errorf("publish %s: %w", msgType, err)
 	}
 	return nil
