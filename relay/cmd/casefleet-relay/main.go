@@ -3,6 +3,7 @@
 //
 //	casefleet-relay keygen --out DIR
 //	casefleet-relay issue --key FILE --machine CODE [--location L] [--ttl D]
+//	casefleet-relay issue-admin --key FILE --name NAME [--ttl D]
 //	casefleet-relay run --listen ADDR --fleet-pub FILE [--public-url URL] [--redis-url URL] ...
 //	casefleet-relay qr --machine CODE [--location L] [--name N] [--public-url URL] [--out FILE]
 //	casefleet-relay qr --sheet FILE.csv [--public-url URL] --out FILE.pdf
@@ -35,6 +36,8 @@ Usage:
   casefleet-relay keygen --out DIR        make the fleet key pair (DIR/fleet.key, DIR/fleet.pub)
   casefleet-relay issue --key FILE --machine CODE [--location L] [--ttl D]
                                           print an enrollment token for one kiosk
+  casefleet-relay issue-admin --key FILE --name NAME [--ttl D]
+                                          print a fleet owner's login token for /fleet/
   casefleet-relay run --fleet-pub FILE [flags]
                                           run the relay (casefleet-relay run --help lists every flag)
   casefleet-relay qr --machine CODE [--location L] [--name N] [--public-url URL] [--out FILE]
@@ -101,6 +104,18 @@ func run(args []string) int {
 			if err == nil {
 				fmt.Println(tok)
 				fmt.Fprintf(os.Stderr, "token id (for revocation: jti:%s)\n", id)
+			}
+			return err
+		}
+	case "issue-admin":
+		key := fs.String("key", "", "the fleet private key file (fleet.key)")
+		name := fs.String("name", "", "who the token is for, e.g. alice (shown in the relay's logs)")
+		ttl := fs.Duration("ttl", 0, "how long the token is valid, e.g. 720h (default: no expiry)")
+		exec = func() error {
+			tok, id, err := fleet.IssueAdmin(fleet.AdminRequest{KeyFile: *key, Name: *name, TTL: *ttl})
+			if err == nil {
+				fmt.Println(tok)
+				fmt.Fprintf(os.Stderr, "token id %s (to revoke it and end its sessions: jti:%s in the revocations file)\n", id, id)
 			}
 			return err
 		}
