@@ -1,6 +1,7 @@
 package api
 
 import (
+	"casefleet/agent/ink"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,7 +10,6 @@ import (
 	"time"
 
 	"casefleet/agent/catalog"
-	"casefleet/agent/chitu"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
@@ -276,14 +276,14 @@ func (s *Server) checkMachine(code string) error {
 
 // publicStatus is the status customers see.
 type publicStatus struct {
-	Code                 string    `json:"code"`
-	Name                 string    `json:"name"`
-	Location             string    `json:"location"`
-	Status               string    `json:"status"`
-	CurrentOrder         string    `json:"currentOrder,omitempty"`
-	QueueLength          int       `json:"queueLength"`
-	InkLevels            chitu.Ink `json:"inkLevels"`
-	EstimatedWaitSeconds int       `json:"estimatedWaitSeconds"`
+	Code                 string     `json:"code"`
+	Name                 string     `json:"name"`
+	Location             string     `json:"location"`
+	Status               string     `json:"status"`
+	CurrentOrder         string     `json:"currentOrder,omitempty"`
+	QueueLength          int        `json:"queueLength"`
+	InkLevels            ink.Levels `json:"inkLevels"`
+	EstimatedWaitSeconds int        `json:"estimatedWaitSeconds"`
 	// QueueCapacity and Full let a customer (and the relay's pages of
 	// nearby machines) see a full line before designing for it.
 	QueueCapacity int    `json:"queueCapacity"`

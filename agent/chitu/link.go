@@ -5,6 +5,7 @@
 package chitu
 
 import (
+	"casefleet/agent/ink"
 	"context"
 	"errors"
 	"fmt"
@@ -73,36 +74,21 @@ type Machine struct {
 	Model     string
 	Address   string
 	Online    bool
-	Ink       Ink
+	Ink       ink.Levels
 }
-
-// Ink levels per colour: InkOK, InkLow or InkUnknown.
-type Ink struct {
-	Cyan    string `json:"cyan"`
-	Magenta string `json:"magenta"`
-	Yellow  string `json:"yellow"`
-	Black   string `json:"black"`
-}
-
-// Ink level words.
-const (
-	InkOK      = "ok"
-	InkLow     = "low"
-	InkUnknown = "unknown"
-)
 
 // InkFromSugars maps the candy-machine field values to ink levels.
-func InkFromSugars(m protocol.Machine) Ink {
+func InkFromSugars(m protocol.Machine) ink.Levels {
 	level := func(v string) string {
 		switch v {
 		case protocol.InkSufficient:
-			return InkOK
+			return ink.OK
 		case protocol.InkLow:
-			return InkLow
+			return ink.Low
 		}
-		return InkUnknown
+		return ink.Unknown
 	}
-	return Ink{
+	return ink.Levels{
 		Cyan:    level(m.WhiteSugar),
 		Magenta: level(m.BlueSugar),
 		Yellow:  level(m.YellowSugar),

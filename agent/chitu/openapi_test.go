@@ -1,6 +1,7 @@
 package chitu
 
 import (
+	"casefleet/agent/ink"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -298,7 +299,7 @@ func TestMachine(t *testing.T) {
 	want := Machine{
 		Code: testCode, DeviceID: m.DeviceID, MachineID: m.MachineID,
 		Name: m.Name, Model: "CT-360", Address: m.Address, Online: true,
-		Ink: Ink{Cyan: InkOK, Magenta: InkLow, Yellow: InkUnknown, Black: InkUnknown},
+		Ink: ink.Levels{Cyan: ink.OK, Magenta: ink.Low, Yellow: ink.Unknown, Black: ink.Unknown},
 	}
 	t.Run("by code", func(t *testing.T) {
 		f := newFakePlatform(t, m)

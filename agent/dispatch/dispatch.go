@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"casefleet/agent/ink"
 	"context"
 	"errors"
 	"fmt"
@@ -86,7 +87,7 @@ type machineState struct {
 	reachable   bool   // the open API answered the last poll
 	online      bool   // the platform says the machine is online
 	normal      bool   // the last machineInfo said isNormal
-	ink         chitu.Ink
+	ink         ink.Levels
 	lastContact time.Time
 	lastError   string
 }
@@ -101,7 +102,7 @@ func New(link chitu.Link, q *queue.Queue, opt Options) *Dispatcher {
 		opt:       opt,
 		log:       opt.Logger.With("machine", opt.MachineCode),
 		kick:      make(chan struct{}, 1),
-		machine:   machineState{normal: true, ink: chitu.Ink{Cyan: chitu.InkUnknown, Magenta: chitu.InkUnknown, Yellow: chitu.InkUnknown, Black: chitu.InkUnknown}},
+		machine:   machineState{normal: true, ink: ink.AllUnknown()},
 		abandoned: make(map[string]time.Time),
 	}
 	paused, err := q.Paused()

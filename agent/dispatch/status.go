@@ -1,10 +1,10 @@
 package dispatch
 
 import (
+	"casefleet/agent/ink"
 	"fmt"
 	"time"
 
-	"casefleet/agent/chitu"
 	"casefleet/agent/queue"
 )
 
@@ -25,7 +25,7 @@ type Status struct {
 	Status               string     `json:"status"`
 	CurrentOrder         string     `json:"currentOrder,omitempty"`
 	QueueLength          int        `json:"queueLength"`
-	InkLevels            chitu.Ink  `json:"inkLevels"`
+	InkLevels            ink.Levels `json:"inkLevels"`
 	EstimatedWaitSeconds int        `json:"estimatedWaitSeconds"`
 	Paused               bool       `json:"paused"`
 	MQTTConnected        bool       `json:"mqttConnected"`

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"casefleet/agent/ink"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -8,7 +9,6 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"casefleet/agent/chitu"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
 	"casefleet/agent/queue/queuetest"
@@ -43,7 +43,7 @@ func (m *machine) Status() (dispatch.Status, error) { return m.status, m.err }
 func onlineMachine() *machine {
 	return &machine{status: dispatch.Status{
 		Code: "CT0700026", Status: dispatch.StateOnline, MQTTConnected: true,
-		InkLevels: chitu.Ink{Cyan: chitu.InkOK, Magenta: chitu.InkLow, Yellow: chitu.InkOK, Black: chitu.InkUnknown},
+		InkLevels: ink.Levels{Cyan: ink.OK, Magenta: ink.Low, Yellow: ink.OK, Black: ink.Unknown},
 	}}
 }
 

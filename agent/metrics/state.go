@@ -1,9 +1,9 @@
 package metrics
 
 import (
+	"casefleet/agent/ink"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"casefleet/agent/chitu"
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
 )
@@ -76,15 +76,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, s := range printerStates {
 			ch <- prometheus.MustNewConstMetric(descPrinter, prometheus.GaugeValue, flag(st.Status == s), s)
 		}
-		for _, ink := range []struct{ colour, level string }{
+		for _, c := range []struct{ colour, level string }{
 			{"cyan", st.InkLevels.Cyan}, {"magenta", st.InkLevels.Magenta},
 			{"yellow", st.InkLevels.Yellow}, {"black", st.InkLevels.Black},
 		} {
-			switch ink.level {
-			case chitu.InkLow:
-				ch <- prometheus.MustNewConstMetric(descInkLow, prometheus.GaugeValue, 1, ink.colour)
-			case chitu.InkOK:
-				ch <- prometheus.MustNewConstMetric(descInkLow, prometheus.GaugeValue, 0, ink.colour)
+			switch c.level {
+			case ink.Low:
+				ch <- prometheus.MustNewConstMetric(descInkLow, prometheus.GaugeValue, 1, c.colour)
+			case ink.OK:
+				ch <- prometheus.MustNewConstMetric(descInkLow, prometheus.GaugeValue, 0, c.colour)
 			}
 		}
 	}
