@@ -1,7 +1,6 @@
 package api
 
 import (
-	"casefleet/agent/ink"
 	"context"
 	"errors"
 	"log/slog"
@@ -11,6 +10,7 @@ import (
 
 	"casefleet/agent/catalog"
 	"casefleet/agent/dispatch"
+	"casefleet/agent/ink"
 	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
 	"casefleet/agent/session"

@@ -5,12 +5,12 @@
 package chitu
 
 import (
-	"casefleet/agent/ink"
 	"context"
 	"errors"
 	"fmt"
 
 	"casefleet/agent/chitu/protocol"
+	"casefleet/agent/ink"
 )
 
 // Link is the agent's connection to one printer.

@@ -1,7 +1,6 @@
 package chitu
 
 import (
-	"casefleet/agent/ink"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"casefleet/agent/chitu/protocol"
+	"casefleet/agent/ink"
 )
 
 const testCode = "CT0700026"

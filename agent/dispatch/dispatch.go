@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"casefleet/agent/ink"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"casefleet/agent/chitu"
+	"casefleet/agent/ink"
 	"casefleet/agent/queue"
 )
 

@@ -1,10 +1,10 @@
 package dispatch
 
 import (
-	"casefleet/agent/ink"
 	"fmt"
 	"time"
 
+	"casefleet/agent/ink"
 	"casefleet/agent/queue"
 )
 

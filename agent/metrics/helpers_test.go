@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"casefleet/agent/ink"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"casefleet/agent/dispatch"
+	"casefleet/agent/ink"
 	"casefleet/agent/queue"
 	"casefleet/agent/queue/queuetest"
 	"casefleet/shared/testenv"

@@ -1,10 +1,10 @@
 package metrics
 
 import (
-	"casefleet/agent/ink"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"casefleet/agent/dispatch"
+	"casefleet/agent/ink"
 	"casefleet/agent/queue"
 )
 
