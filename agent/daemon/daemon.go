@@ -32,6 +32,7 @@ import (
 	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
 	"casefleet/agent/session"
+	"casefleet/shared/summary"
 	"casefleet/shared/tunnel"
 )
 
@@ -188,6 +189,13 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Logger:      log,
 	})
 	customer := srv.Handler()
+	// Through the tunnel, the relay itself may also ask for the kiosk's
+	// summary (its fleet page). No phone can: the relay forwards only the
+	// customer's paths (the editor, /app/, /api/chitu/machine/CODE/...),
+	// and the LAN listener does not serve it.
+	tunnelMux := http.NewServeMux()
+	tunnelMux.Handle(summary.Path, srv.SummaryHandler(opt.Version))
+	tunnelMux.Handle("/", customer)
 	lanMux := http.NewServeMux()
 	lanMux.Handle("/operator/", dash.Handler()) // LAN only, never through the tunnel
 	lanMux.Handle("GET /metrics", met.Handler())
@@ -229,7 +237,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 				MachineCode: cfg.Machine.Code,
 				Token:       cfg.Relay.Token,
 				Version:     opt.Version,
-				Handler:     bodyRate.Handler(met.Instrument(customer), log), // the customer API only
+				Handler:     bodyRate.Handler(met.Instrument(tunnelMux), log), // the customer API and the relay's summary
 				Logger:      log.With("machine", cfg.Machine.Code, "component", "tunnel"),
 				OnState: func(st tunnel.State) {
 					tunnelUp.Store(st.Connected)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,8 @@ const maxEntryLen = 4 << 10
 //	m:<CODE>     the Entry (JSON), expiring with its lease
 //	online       sorted set: CODE scored by its lease's expiry (Unix ms)
 //	seen:<CODE>  the machine's location, kept for 30 days
+//	down:<CODE>  when its tunnel was last released (Unix ms), 30 days
+//	fleet:<CODE> its holder relay's last fleet record (JSON), 30 days
 type Directory struct {
 	rdb     *redis.Client
 	prefix  string
@@ -55,7 +58,7 @@ type DirectoryOptions struct {
 	LeaseTTL time.Duration // how long an entry outlives its last refresh
 	// OnError, if set, is told of every command that fails (Redis away,
 	// a bad entry), named by the method: "claim", "refresh", "release",
-	// "lookup", "online", "seen" or "ping". A machine that is simply not
+	// "lookup", "online", "seen", "fleet" or "ping". A machine that is simply not
 	// in the directory is not an error. The relay counts them.
 	OnError func(op string, err error)
 }
@@ -103,6 +106,8 @@ func (d *Directory) Ping(ctx context.Context) error {
 func (d *Directory) entryKey(code string) string { return d.prefix + "m:" + code }
 func (d *Directory) seenKey(code string) string  { return d.prefix + "seen:" + code }
 func (d *Directory) onlineKey() string           { return d.prefix + "online" }
+func (d *Directory) downKey(code string) string  { return d.prefix + "down:" + code }
+func (d *Directory) fleetKey(code string) string { return d.prefix + "fleet:" + code }
 
 // claimScript makes ARGV[1] the machine's entry, whoever held it: the
 // newest tunnel wins.
@@ -121,11 +126,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 return 1`)
 
-// releaseScript deletes the entry only if it is still ARGV[1].
+// releaseScript deletes the entry only if it is still ARGV[1], and
+// stamps when the machine went down.
 var releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
   redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
   return 1
 end
 return 0`)
@@ -187,13 +194,17 @@ func (d *Directory) Refresh(ctx context.Context, entries []Entry) (lost []Entry,
 	return lost, nil
 }
 
-// Release removes e if it is still the machine's entry.
+// Release removes e if it is still the machine's entry, and notes when
+// the machine went down (see Fleet).
 func (d *Directory) Release(ctx context.Context, e Entry) error {
 	val, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	if err := releaseScript.Run(ctx, d.rdb, []string{d.entryKey(e.Machine), d.onlineKey()}, val, e.Machine).Err(); err != nil {
+	keys := []string{d.entryKey(e.Machine), d.onlineKey(), d.downKey(e.Machine)}
+	err = releaseScript.Run(ctx, d.rdb, keys, val, e.Machine,
+		strconv.FormatInt(d.now().UnixMilli(), 10), strconv.FormatInt(seenTTL.Milliseconds(), 10)).Err()
+	if err != nil {
 		return d.failed("release", fmt.Errorf("release %s in the directory: %w", e.Machine, err))
 	}
 	return nil
@@ -282,4 +293,99 @@ func ParseEntry(b []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("entry: relay URL %q is not http(s)", e.URL)
 	}
 	return e, nil
+}
+
+// The fleet owner's page (relay/server's /fleet/) reads every machine the
+// directory remembers, whichever relay holds it.
+
+// MaxKnown bounds Known: the machines seen in 30 days it lists.
+const MaxKnown = 10_000
+
+// MaxRecordLen bounds a fleet record read back from Redis.
+const MaxRecordLen = 64 << 10
+
+// Known is a machine the directory remembers.
+type Known struct {
+	Machine  string
+	Location string    // from its last token
+	Down     time.Time // when its tunnel was last released; zero if never
+	Record   []byte    // the last fleet record its relay published; nil if none
+}
+
+// PublishFleet stores each machine's fleet record (opaque to the
+// directory, at most MaxRecordLen), kept 30 days like seen.
+func (d *Directory) PublishFleet(ctx context.Context, records map[string][]byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	pipe := d.rdb.Pipeline()
+	for code, rec := range records {
+		if machine.ValidateCode(code) != nil || len(rec) > MaxRecordLen {
+			continue
+		}
+		pipe.Set(ctx, d.fleetKey(code), rec, seenTTL)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return d.failed("fleet", fmt.Errorf("publish fleet records: %w", err))
+	}
+	return nil
+}
+
+// Known lists the machines seen in the last 30 days (up to MaxKnown, by
+// code), with when each went down and its last fleet record.
+func (d *Directory) Known(ctx context.Context) ([]Known, error) {
+	match := globEscape(d.prefix) + "seen:*"
+	var codes []string
+	iter := d.rdb.Scan(ctx, 0, match, 500).Iterator()
+	for iter.Next(ctx) && len(codes) < MaxKnown {
+		code := strings.TrimPrefix(iter.Val(), d.prefix+"seen:")
+		if machine.ValidateCode(code) == nil {
+			codes = append(codes, code)
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return nil, d.failed("fleet", fmt.Errorf("list known machines: %w", err))
+	}
+	slices.Sort(codes)
+	codes = slices.Compact(codes) // SCAN may return a key twice
+	out := make([]Known, 0, len(codes))
+	for chunk := range slices.Chunk(codes, 300) {
+		keys := make([]string, 0, 3*len(chunk))
+		for _, c := range chunk {
+			keys = append(keys, d.seenKey(c), d.downKey(c), d.fleetKey(c))
+		}
+		vals, err := d.rdb.MGet(ctx, keys...).Result()
+		if err != nil {
+			return nil, d.failed("fleet", fmt.Errorf("list known machines: %w", err))
+		}
+		for i, c := range chunk {
+			loc, ok := vals[3*i].(string)
+			if !ok {
+				continue // forgotten between SCAN and MGET
+			}
+			k := Known{Machine: c, Location: loc}
+			if s, ok := vals[3*i+1].(string); ok {
+				if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms > 0 {
+					k.Down = time.UnixMilli(ms)
+				}
+			}
+			if s, ok := vals[3*i+2].(string); ok && len(s) <= MaxRecordLen {
+				k.Record = []byte(s)
+			}
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// globEscape quotes the characters SCAN's MATCH treats specially.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -1,0 +1,56 @@
+package route
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The directory remembers every machine seen, online or not, with when its
+// tunnel was released and the last fleet record its relay published; a
+// record over the limit or for a bad code is not stored.
+func TestDirectoryKnownMachines(t *testing.T) {
+	d := testDirectory(t, 10*time.Second)
+	ctx := context.Background()
+	if k, err := d.Known(ctx); err != nil || len(k) != 0 {
+		t.Fatalf("known before any claim: %v, %v", k, err)
+	}
+	a, b := entry("CT0700026", "relay-a", "t1"), entry("CT0700027", "relay-a", "t2")
+	b.Location = "station"
+	for _, e := range []Entry{a, b} {
+		if err := d.Claim(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.PublishFleet(ctx, map[string][]byte{
+		"CT0700026": []byte(`{"a":1}`), "ct1": []byte(`{}`), "CT0700027": []byte(strings.Repeat("x", MaxRecordLen+1)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Second)
+	if err := d.Release(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	known, err := d.Known(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(known) != 2 || known[0].Machine != "CT0700026" || known[1].Machine != "CT0700027" {
+		t.Fatalf("known = %+v", known)
+	}
+	if k := known[0]; k.Location != "mall-3f" || string(k.Record) != `{"a":1}` || k.Down.Before(before) || k.Down.After(time.Now()) {
+		t.Errorf("released machine: %+v", k)
+	}
+	if k := known[1]; k.Location != "station" || k.Record != nil || !k.Down.IsZero() {
+		t.Errorf("online machine with an oversized record: %+v", k)
+	}
+}
+
+func TestGlobEscape(t *testing.T) {
+	for in, want := range map[string]string{"casefleet:": "casefleet:", "a*b?[c]\\": `a\*b\?\[c\]\\`} {
+		if got := globEscape(in); got != want {
+			t.Errorf("globEscape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
