@@ -37,6 +37,15 @@ var DefaultTrustedProxies = []string{
 	"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
 }
 
+// DefaultACMECA is Let's Encrypt's production directory.
+const DefaultACMECA = "https://acme-v02.api.letsencrypt.org/directory"
+
+// DefaultACMEChallenges are the ACME challenges the relay answers.
+var DefaultACMEChallenges = []string{"http-01", "tls-alpn-01"}
+
+// HTTPListenOff is the http_listen that serves no plain HTTP.
+const HTTPListenOff = "off"
+
 // Config is the whole configuration of `casefleet-relay run`.
 type Config struct {
 	Listen       string `mapstructure:"listen"`
@@ -75,6 +84,23 @@ type Config struct {
 
 	MetricsToken string `mapstructure:"metrics_token"`
 
+	// HTTPS served by the relay itself (docs/relay-https.md): a
+	// certificate from an ACME CA for TLSDomain, or one's own in
+	// TLSCert/TLSKey. With either, HTTPListen serves plain HTTP: the ACME
+	// HTTP-01 challenge, and a redirect to HTTPS for everything else.
+	TLSDomain     string   `mapstructure:"tls_domain"`
+	TLSCacheDir   string   `mapstructure:"tls_cache_dir"`
+	TLSCert       string   `mapstructure:"tls_cert"`
+	TLSKey        string   `mapstructure:"tls_key"`
+	ACMECA        string   `mapstructure:"acme_ca"`
+	ACMECARoot    string   `mapstructure:"acme_ca_root"`
+	ACMEEmail     string   `mapstructure:"acme_email"`
+	ACMEChallenge []string `mapstructure:"acme_challenges"`
+	HTTPListen    string   `mapstructure:"http_listen"`
+	// TLSRenewCheck is how often certificates are checked for renewal,
+	// and TLS files for changes.
+	TLSRenewCheck time.Duration `mapstructure:"tls_renew_check"`
+
 	LogLevel  string `mapstructure:"log_level"`
 	LogFormat string `mapstructure:"log_format"`
 }
@@ -89,7 +115,7 @@ type setting struct {
 // settings lists every key. viper must know each key for environment
 // variables to reach Unmarshal, and every key has a flag of its own.
 var settings = []setting{
-	{"listen", "listen", ":8080", "address to serve customers and agents on"},
+	{"listen", "listen", "", "address to serve customers and agents on (default :8080; :443 with tls_domain or tls_cert)"},
 	{"fleet_pub", "fleet-pub", "", "the fleet public key file (fleet.pub from keygen); required"},
 	{"public_url", "public-url", "", "public base URL of the relay, announced to agents (print-file URLs start with it)"},
 	{"revocations", "revocations", "", "revocation list file (jti:<id> or machine:<CODE> per line); reloaded on change and SIGHUP"},
@@ -117,6 +143,16 @@ var settings = []setting{
 	{"stream_idle_timeout", "stream-idle-timeout", "75s", "a customer's WebSocket that sends nothing this long is closed (the agent pings every 25 s)"},
 	{"trusted_proxies", "trusted-proxies", DefaultTrustedProxies, "networks (CIDR) whose X-Forwarded-For is believed: load balancers and peer relays"},
 	{"metrics_token", "metrics-token", "", "bearer token that GET /metrics requires (empty: /metrics is open); prefer CASEFLEET_RELAY_METRICS_TOKEN to the flag"},
+	{"tls_domain", "tls-domain", "", "serve HTTPS for this domain with a certificate obtained and renewed by ACME (Let's Encrypt by default)"},
+	{"tls_cache_dir", "tls-cache-dir", "", "directory of the ACME account and certificates (default $STATE_DIRECTORY/acme, else ~/.local/share/casefleet-relay/acme)"},
+	{"tls_cert", "tls-cert", "", "serve HTTPS with this certificate chain (PEM; with tls_key), reloaded on change and SIGHUP"},
+	{"tls_key", "tls-key", "", "the private key of tls_cert (PEM)"},
+	{"acme_ca", "acme-ca", DefaultACMECA, "directory URL of the ACME CA (https://)"},
+	{"acme_ca_root", "acme-ca-root", "", "PEM file of the root(s) to trust for acme_ca's own HTTPS, for a private or test CA (default: the system's roots)"},
+	{"acme_email", "acme-email", "", "contact address given to the ACME CA (expiry warnings)"},
+	{"acme_challenges", "acme-challenges", DefaultACMEChallenges, "ACME challenges to answer: http-01 (on http_listen), tls-alpn-01 (on listen)"},
+	{"http_listen", "http-listen", "", "with HTTPS: plain-HTTP address for ACME challenges and redirects to HTTPS (default :80; off: none)"},
+	{"tls_renew_check", "tls-renew-check", "10m", "how often certificates are checked for renewal and tls_cert/tls_key for changes"},
 	{"log_level", "log-level", "info", "debug, info, warn or error"},
 	{"log_format", "log-format", "text", "text or json"},
 }
@@ -174,6 +210,18 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 		return Config{}, fmt.Errorf("decode settings: %w", err)
 	}
 	c.TrustedProxies = splitList(c.TrustedProxies)
+	c.ACMEChallenge = splitList(c.ACMEChallenge)
+	// A relay that serves HTTPS listens where browsers look for it, unless
+	// told otherwise: a one-command VPS.
+	if c.Listen == "" {
+		c.Listen = ":8080"
+		if c.TLS() {
+			c.Listen = ":443"
+		}
+	}
+	if c.HTTPListen == "" && c.TLS() {
+		c.HTTPListen = ":80"
+	}
 	if c.InstanceID == "" {
 		c.InstanceID = defaultInstanceID()
 	}
@@ -279,7 +327,103 @@ func (c Config) Validate() error {
 	if _, err := logging.New(nil, c.LogLevel, c.LogFormat); err != nil {
 		bad("log_level/log_format", "%v", err)
 	}
+	errs = append(errs, c.validateTLS()...)
 	return errors.Join(errs...)
+}
+
+// TLS reports whether the relay serves HTTPS itself.
+func (c Config) TLS() bool { return c.TLSDomain != "" || c.TLSCert != "" || c.TLSKey != "" }
+
+// ACME reports whether the relay's certificate comes from an ACME CA.
+func (c Config) ACME() bool { return c.TLSDomain != "" }
+
+// validateTLS checks the HTTPS keys.
+func (c Config) validateTLS() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if c.TLSDomain != "" && (c.TLSCert != "" || c.TLSKey != "") {
+		bad("tls_domain", "is set together with tls_cert/tls_key: choose one, a certificate from ACME (tls_domain) or your own (tls_cert and tls_key)")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert/tls_key", "give both, the certificate chain and its private key")
+	}
+	if c.TLSDomain != "" {
+		if err := CheckDomain(c.TLSDomain); err != nil {
+			bad("tls_domain", "%v", err)
+		} else if c.ACMECA == DefaultACMECA && isLocalName(c.TLSDomain) {
+			bad("tls_domain", "%q is a local name: Let's Encrypt cannot issue for it (a private CA in acme_ca may)", c.TLSDomain)
+		}
+	}
+	if c.ACME() {
+		if u, err := url.Parse(c.ACMECA); err != nil || u.Scheme != "https" || u.Host == "" {
+			bad("acme_ca", "%q: want the https:// URL of an ACME directory (e.g. %s)", c.ACMECA, DefaultACMECA)
+		}
+		if c.ACMEEmail != "" && (!strings.Contains(c.ACMEEmail, "@") || strings.ContainsAny(c.ACMEEmail, " \t<>,")) {
+			bad("acme_email", "%q: want one e-mail address", c.ACMEEmail)
+		}
+		if len(c.ACMEChallenge) == 0 {
+			bad("acme_challenges", "is empty: want http-01, tls-alpn-01 or both")
+		}
+		for _, ch := range c.ACMEChallenge {
+			switch ch {
+			case "http-01":
+				if c.HTTPListen == HTTPListenOff {
+					bad("acme_challenges", "http-01 needs plain HTTP, but http_listen is off")
+				}
+			case "tls-alpn-01":
+			default:
+				bad("acme_challenges", "%q: want http-01 or tls-alpn-01", ch)
+			}
+		}
+	}
+	if c.HTTPListen != "" && c.HTTPListen != HTTPListenOff {
+		if !c.TLS() {
+			bad("http_listen", "is set, but the relay serves no HTTPS (set tls_domain or tls_cert)")
+		} else if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+			bad("http_listen", "%q is not host:port (e.g. :80) or off: %v", c.HTTPListen, err)
+		} else if c.HTTPListen == c.Listen {
+			bad("http_listen", "%q is also listen: plain HTTP needs an address of its own", c.HTTPListen)
+		}
+	}
+	if c.TLSRenewCheck <= 0 {
+		bad("tls_renew_check", "%v: must be positive", c.TLSRenewCheck)
+	}
+	return errs
+}
+
+// CheckDomain accepts a domain name a CA can issue for: letters, digits
+// and hyphens in dot-separated labels, at least two of them, no address,
+// no wildcard.
+func CheckDomain(d string) error {
+	if len(d) > 253 || !strings.Contains(strings.TrimSuffix(d, "."), ".") {
+		return fmt.Errorf("%q: want a fully qualified domain name, like relay.example.com", d)
+	}
+	if _, err := netip.ParseAddr(d); err == nil {
+		return fmt.Errorf("%q is an address: ACME certificates here are for a domain name", d)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(d, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' ||
+			strings.ContainsFunc(label, func(r rune) bool {
+				return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-')
+			}) {
+			return fmt.Errorf("%q: want a domain name of letters, digits, hyphens and dots, like relay.example.com (no scheme, port, path or wildcard)", d)
+		}
+	}
+	return nil
+}
+
+// isLocalName reports whether d is under a name reserved for local use,
+// which no public CA issues for.
+func isLocalName(d string) bool {
+	lower := strings.ToLower(strings.TrimSuffix(d, "."))
+	for _, local := range []string{".localhost", ".local", ".internal", ".home.arpa", ".test", ".invalid", ".example", ".lan"} {
+		if strings.HasSuffix(lower, local) {
+			return true
+		}
+	}
+	return false
 }
 
 // TrustedPrefixes parses TrustedProxies; a bare address means just it.

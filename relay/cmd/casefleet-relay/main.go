@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -176,9 +175,9 @@ func serve(fs *pflag.FlagSet) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ls, err := listen(cfg, log) // listen.go: HTTPS and plain HTTP when TLS is on
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -188,6 +187,7 @@ func serve(fs *pflag.FlagSet) error {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
+			ls.reloadTLS()
 			if cfg.Revocations == "" {
 				log.Info("SIGHUP: no revocation file to reload")
 				continue
@@ -197,5 +197,5 @@ func serve(fs *pflag.FlagSet) error {
 			}
 		}
 	}()
-	return srv.Serve(ctx, ln)
+	return ls.serve(ctx, srv)
 }
