@@ -58,7 +58,7 @@ type DirectoryOptions struct {
 	LeaseTTL time.Duration // how long an entry outlives its last refresh
 	// OnError, if set, is told of every command that fails (Redis away,
 	// a bad entry), named by the method: "claim", "refresh", "release",
-	// "lookup", "online", "seen", "fleet" or "ping". A machine that is simply not
+	// "lookup", "online", "seen", "fleet", "session" or "ping". A machine that is simply not
 	// in the directory is not an error. The relay counts them.
 	OnError func(op string, err error)
 }
@@ -388,4 +388,38 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// The fleet page's login sessions (relay/server), shared by the relays so
+// that any of them accepts a session another started, and a logout at one
+// ends it at all. The key is a hash of the session's cookie.
+
+func (d *Directory) sessionKey(key string) string { return d.prefix + "fsess:" + key }
+
+// PutSession stores a session for ttl.
+func (d *Directory) PutSession(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	if err := d.rdb.Set(ctx, d.sessionKey(key), val, ttl).Err(); err != nil {
+		return d.failed("session", fmt.Errorf("store session: %w", err))
+	}
+	return nil
+}
+
+// GetSession returns a live session, or false.
+func (d *Directory) GetSession(ctx context.Context, key string) ([]byte, bool, error) {
+	val, err := d.rdb.Get(ctx, d.sessionKey(key)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, d.failed("session", fmt.Errorf("read session: %w", err))
+	}
+	return val, true, nil
+}
+
+// DeleteSession ends a session.
+func (d *Directory) DeleteSession(ctx context.Context, key string) error {
+	if err := d.rdb.Del(ctx, d.sessionKey(key)).Err(); err != nil {
+		return d.failed("session", fmt.Errorf("delete session: %w", err))
+	}
+	return nil
 }

@@ -111,6 +111,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	switch m.kind {
+	case routeFleet:
+		s.serveFleet(w, r)
 	case routeMachines:
 		s.serveMachines(w, r)
 	case routeEditor, routeMachineAPI:

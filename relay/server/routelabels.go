@@ -41,6 +41,10 @@ func newRouteLabels() *routeLabels {
 	for _, p := range []string{"GET /healthz", "GET /readyz", "GET " + metricsPath, connectRoute, "GET " + machinesPath, "GET " + editorPath, "GET " + appPrefix, "GET " + alivePath} {
 		add(p)
 	}
+	for _, p := range []string{"GET /fleet/{$}", "GET " + fleetLoginPath, "POST " + fleetLoginPath, "POST " + fleetLogoutPath,
+		"GET " + fleetEventsPath, "GET " + fleetCSVPath, "GET " + fleetScriptPath, "GET " + fleetStickerPath + "{file}"} {
+		add(p) // the fleet owner's page
+	}
 	const machine = machineAPIPrefix + "{code}"
 	for _, p := range machineRoutes {
 		method, path, _ := strings.Cut(p, " ")

@@ -22,6 +22,7 @@ const (
 	routeApp                  // GET /app/...: the web app's assets, to an agent
 	routeMachineAPI           // /api/chitu/machine/CODE/...: to CODE's agent
 	routePeerAlive            // GET /relay/v1/alive?machine=CODE: from a peer relay
+	routeFleet                // /fleet/...: the fleet owner's page, never forwarded
 )
 
 // Paths the relay serves or forwards; nothing else reaches an agent.
@@ -72,6 +73,8 @@ func classify(r *http.Request) (match, *failure) {
 		return match{kind: routeMachines}, nil
 	case p == alivePath && readOnly:
 		return match{kind: routePeerAlive}, nil
+	case p == "/fleet" || strings.HasPrefix(p, fleetPrefix):
+		return match{kind: routeFleet}, nil
 	case p == editorPath && readOnly:
 		code := r.URL.Query().Get("machine")
 		if code == "" {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"casefleet/relay/config"
+	"casefleet/relay/fleetpage"
 	"casefleet/relay/metrics"
 	"casefleet/relay/pages"
 	"casefleet/relay/route"
@@ -51,6 +52,10 @@ type Server struct {
 
 	pages *pages.Pages    // the relay's own pages for browsers
 	langs *locale.Matcher // picks their language
+
+	fleet      *fleetWatch // the fleet owner's page: the fleet, gathered
+	fleetAuth  *fleetAuth  // its logins and sessions
+	fleetPages *fleetpage.Pages
 
 	draining  atomic.Bool
 	tunnelsMu sync.Mutex     // orders admissions against closeTunnels
@@ -139,6 +144,11 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		}
 	}
 	s.proxy = s.newProxy()
+	if s.fleetPages, err = fleetpage.New(); err != nil {
+		return nil, err
+	}
+	s.fleet = newFleetWatch(s)
+	s.fleetAuth = newFleetAuth(s, time.Now)
 	if cfg.PublicURL == "" {
 		log.Warn("public_url is not set: agents are told no public URL, so printers cannot fetch print files through this relay")
 	}
@@ -165,6 +175,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
 	loops.Go(func() { s.sweepLoop(bg) })
+	loops.Go(func() { s.fleet.run(bg) })
+	srv.RegisterOnShutdown(s.fleet.closeStreams) // the fleet page's live streams end
 	if s.dir != nil {
 		loops.Go(func() { s.leaseLoop(bg) })
 	}
