@@ -95,3 +95,92 @@ func TestMetricsTokenFromTheEnvironmentIsNeverEchoed(t *testing.T) {
 		t.Errorf("Validate = %v; want an error that does not show the token", err)
 	}
 }
+
+// With HTTPS and listen left at its default, the relay takes the
+// standard ports: a one-command VPS. An address given is kept.
+func TestTLSListenDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		args             []string
+		listen, httpAddr string
+	}{
+		{"no TLS", nil, ":8080", ""},
+		{"ACME", []string{"--tls-domain", "relay.example.com"}, ":443", ":80"},
+		{"own certificate", []string{"--tls-cert", "/c.pem", "--tls-key", "/k.pem"}, ":443", ":80"},
+		{"ACME, listen given", []string{"--tls-domain", "relay.example.com", "--listen", ":8443", "--http-listen", ":8080"}, ":8443", ":8080"},
+		{"ACME, no plain HTTP", []string{"--tls-domain", "relay.example.com", "--http-listen", "off", "--acme-challenges", "tls-alpn-01"}, ":443", "off"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+			Flags(fs)
+			if err := fs.Parse(append([]string{"--fleet-pub", "/x/fleet.pub"}, tt.args...)); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(fs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Listen != tt.listen || c.HTTPListen != tt.httpAddr {
+				t.Errorf("listen %q, http_listen %q; want %q, %q", c.Listen, c.HTTPListen, tt.listen, tt.httpAddr)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+	t.Setenv("CASEFLEET_RELAY_ACME_CHALLENGES", "tls-alpn-01")
+	c, err := Load(nil)
+	if err != nil || len(c.ACMEChallenge) != 1 || c.ACMEChallenge[0] != "tls-alpn-01" || c.ACMECA != DefaultACMECA {
+		t.Errorf("acme_challenges from the environment: %q, %v; acme_ca %q", c.ACMEChallenge, err, c.ACMECA)
+	}
+}
+
+func TestValidateTLS(t *testing.T) {
+	acme, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme.FleetPub, acme.TLSDomain, acme.Listen, acme.HTTPListen = "/x/fleet.pub", "relay.example.com", ":443", ":80"
+	if err := acme.Validate(); err != nil {
+		t.Fatalf("a valid ACME configuration: %v", err)
+	}
+	tests := []struct {
+		name, want string
+		change     func(*Config)
+	}{
+		{"tls_cert without tls_key", "tls_cert/tls_key: give both", func(c *Config) { c.TLSDomain, c.TLSCert = "", "/c.pem" }},
+		{"tls_key without tls_cert", "tls_cert/tls_key: give both", func(c *Config) { c.TLSDomain, c.TLSKey = "", "/k.pem" }},
+		{"tls_domain and tls_cert", "tls_domain: is set together with tls_cert", func(c *Config) { c.TLSCert, c.TLSKey = "/c.pem", "/k.pem" }},
+		{"a URL", "tls_domain:", func(c *Config) { c.TLSDomain = "https://relay.example.com" }},
+		{"a port", "tls_domain:", func(c *Config) { c.TLSDomain = "relay.example.com:443" }},
+		{"an address", "is an address", func(c *Config) { c.TLSDomain = "192.0.2.1" }},
+		{"one label", "fully qualified", func(c *Config) { c.TLSDomain = "relay" }},
+		{"a wildcard", "tls_domain:", func(c *Config) { c.TLSDomain = "*.example.com" }},
+		{"a hyphen at a label's end", "tls_domain:", func(c *Config) { c.TLSDomain = "relay-.example.com" }},
+		{"a label too long", "tls_domain:", func(c *Config) { c.TLSDomain = strings.Repeat("a", 64) + ".example.com" }},
+		{"a local name for Let's Encrypt", "local name", func(c *Config) { c.TLSDomain = "relay.internal" }},
+		{"acme_ca over http", "acme_ca:", func(c *Config) { c.ACMECA = "http://ca.example.com/directory" }},
+		{"acme_ca without a host", "acme_ca:", func(c *Config) { c.ACMECA = "https:///directory" }},
+		{"acme_email", "acme_email:", func(c *Config) { c.ACMEEmail = "ops at example.com" }},
+		{"no challenge", "acme_challenges: is empty", func(c *Config) { c.ACMEChallenge = nil }},
+		{"dns-01", "acme_challenges:", func(c *Config) { c.ACMEChallenge = []string{"dns-01"} }},
+		{"http-01 without plain HTTP", "http_listen is off", func(c *Config) { c.HTTPListen = HTTPListenOff }},
+		{"http_listen not an address", "http_listen:", func(c *Config) { c.HTTPListen = "80" }},
+		{"http_listen the same as listen", "plain HTTP needs an address of its own", func(c *Config) { c.HTTPListen = ":443" }},
+		{"http_listen without TLS", "http_listen: is set, but", func(c *Config) { c.TLSDomain = "" }},
+		{"tls_renew_check", "tls_renew_check:", func(c *Config) { c.TLSRenewCheck = 0 }},
+	}
+	for _, tt := range tests {
+		c := acme
+		tt.change(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Validate = %v, want an error saying %q", tt.name, err, tt.want)
+		}
+	}
+	// A private CA may issue for a local name.
+	private := acme
+	private.TLSDomain, private.ACMECA = "relay.internal", "https://ca.internal/acme/directory"
+	if err := private.Validate(); err != nil {
+		t.Errorf("a local name from a private CA: %v", err)
+	}
+}
