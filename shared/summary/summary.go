@@ -141,12 +141,15 @@ func Parse(b []byte, want string) (Summary, error) {
 }
 
 // Clean makes text from an agent safe to keep and show: valid UTF-8, no
-// control characters, at most MaxText bytes.
+// control characters nor bidirectional overrides, at most MaxText bytes.
 func Clean(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
+		}
+		if (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
+			return -1 // bidirectional overrides and isolates: no spoofing of what follows
 		}
 		return r
 	}, s)
