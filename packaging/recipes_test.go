@@ -10,13 +10,12 @@ import (
 	"testing"
 )
 
-// sandbox is what both services must set: no privileges, a read-only
+// sandbox is what both services must set: no new privileges, a read-only
 // system, no access to homes, devices or other users' /tmp, a syscall
-// allow-list.
+// allow-list. (Capabilities: none for the agent; for the relay only
+// binding ports below 1024, for HTTPS on 443 and 80.)
 var sandbox = map[string]string{
 	"NoNewPrivileges":        "yes",
-	"CapabilityBoundingSet":  "",
-	"AmbientCapabilities":    "",
 	"ProtectSystem":          "strict",
 	"ProtectHome":            "yes",
 	"PrivateTmp":             "yes",
@@ -41,11 +40,13 @@ func TestUnitsAreHardened(t *testing.T) {
 		{
 			unit: "agent/casefleet-agent.service",
 			specific: map[string]string{
-				"User":            "casefleet",
-				"Group":           "casefleet",
-				"StateDirectory":  "casefleet", // /var/lib/casefleet, the default data_dir
-				"EnvironmentFile": "-/etc/default/casefleet-agent",
-				"ExecStart":       "/usr/bin/casefleet-agent run --config /etc/casefleet/agent.yaml",
+				"User":                  "casefleet",
+				"Group":                 "casefleet",
+				"StateDirectory":        "casefleet", // /var/lib/casefleet, the default data_dir
+				"CapabilityBoundingSet": "",
+				"AmbientCapabilities":   "",
+				"EnvironmentFile":       "-/etc/default/casefleet-agent",
+				"ExecStart":             "/usr/bin/casefleet-agent run --config /etc/casefleet/agent.yaml",
 			},
 			// mDNS needs multicast over AF_INET/AF_INET6 and the interface
 			// list over AF_NETLINK.
@@ -57,6 +58,11 @@ func TestUnitsAreHardened(t *testing.T) {
 				"DynamicUser":     "yes",
 				"EnvironmentFile": "/etc/casefleet/relay.env",
 				"ExecStart":       "/usr/bin/casefleet-relay run",
+				// HTTPS on 443 and 80 (tls_domain), and the ACME cache in
+				// $STATE_DIRECTORY/acme.
+				"CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
+				"AmbientCapabilities":   "CAP_NET_BIND_SERVICE",
+				"StateDirectory":        "casefleet-relay",
 			},
 			families: "AF_INET AF_INET6 AF_UNIX",
 		},
