@@ -16,11 +16,12 @@ wait_for() { # name host port
 root() { [ "$(id -u)" = 0 ]; }
 
 # Tools the browser and package tests drive, all from Debian (never a
-# browser download of a test tool): Chromium; WebKitGTK's WebDriver and
-# Xvfb for the WebKit (Safari's engine) test; msitools/wixl for the MSI,
-# rpm, osslsigncode; Mosquitto and Redis themselves.
+# browser download of a test tool): Chromium, and certutil (libnss3-tools)
+# for the HTTPS test's phone to trust the test CA's root; WebKitGTK's
+# WebDriver and Xvfb for the WebKit (Safari's engine) test; msitools/wixl
+# for the MSI, rpm, osslsigncode; Mosquitto and Redis themselves.
 need=()
-for tool in curl:curl chromium:chromium pdftoppm:poppler-utils wixl:wixl msiinfo:msitools rpm:rpm osslsigncode:osslsigncode \
+for tool in curl:curl chromium:chromium certutil:libnss3-tools pdftoppm:poppler-utils wixl:wixl msiinfo:msitools rpm:rpm osslsigncode:osslsigncode \
   openssl:openssl ip:iproute2 mosquitto:mosquitto redis-server:redis-server WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb \
   promtool:prometheus; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
