@@ -15,11 +15,15 @@
   if (!fleet || !window.EventSource) return;
   const setLive = (on) => {
     live.dataset.on = on ? '1' : '0';
-    live.textContent = on ? live.dataset.onText : live.dataset.offText;
+    live.textContent = on ? live.dataset.textLive : live.dataset.textAway;
   };
   const es = new EventSource(fleet.dataset.events);
   es.addEventListener('open', () => setLive(true));
-  es.addEventListener('error', () => setLive(false));
+  es.addEventListener('error', () => {
+    setLive(false);
+    // Refused (the session is gone): the browser will not try again.
+    if (es.readyState === EventSource.CLOSED) window.location.assign('/fleet/login?ended=1');
+  });
   es.addEventListener('snapshot', (e) => {
     const d = JSON.parse(e.data);
     fleet.innerHTML = d.html;

@@ -75,6 +75,8 @@ type fleetWatch struct {
 	snap     atomic.Pointer[fleetSnap]
 	gathered chan struct{} // closed after the first round
 	once     sync.Once
+	lastSet  string        // the tunnels of the last round
+	rounded  chan struct{} // closed (and replaced) after each round
 }
 
 func newFleetWatch(s *Server) *fleetWatch {
@@ -82,6 +84,7 @@ func newFleetWatch(s *Server) *fleetWatch {
 		s: s, kick: make(chan struct{}, 1),
 		local: map[string]*localMachine{}, watched: map[*route.Tunnel]bool{},
 		changed: make(chan struct{}), closing: make(chan struct{}), gathered: make(chan struct{}),
+		rounded: make(chan struct{}),
 	}
 	f.snap.Store(&fleetSnap{})
 	return f
@@ -105,6 +108,21 @@ func (f *fleetWatch) closeStreams() {
 	}
 }
 
+// upToDate returns nil if the last round saw this relay's tunnels as they
+// are now, or else asks for a round and returns the channel closed after
+// the next one.
+func (f *fleetWatch) upToDate() <-chan struct{} {
+	set := f.tunnelSet()
+	f.mu.Lock()
+	same, next := set == f.lastSet, f.rounded
+	f.mu.Unlock()
+	if same {
+		return nil
+	}
+	f.refresh()
+	return next
+}
+
 // refresh asks for a round now.
 func (f *fleetWatch) refresh() {
 	select {
@@ -126,6 +144,11 @@ func (f *fleetWatch) run(ctx context.Context) {
 			f.round(ctx)
 			last, tunnels = time.Now(), set
 			f.once.Do(func() { close(f.gathered) })
+			f.mu.Lock()
+			f.lastSet = set
+			close(f.rounded)
+			f.rounded = make(chan struct{})
+			f.mu.Unlock()
 		}
 		select {
 		case <-ctx.Done():

@@ -227,13 +227,23 @@ func (s *Server) fleetView(w http.ResponseWriter, r *http.Request, snap *fleetSn
 	}
 }
 
-// fleetSnapshot waits (briefly) for the first round, so a page opened as
-// the relay starts is not empty.
+// fleetSnapshot is the latest snapshot. It waits (briefly) for the first
+// round, so a page opened as the relay starts is not empty, and for a
+// round when a tunnel came or went here since the last.
 func (s *Server) fleetSnapshot(r *http.Request) *fleetSnap {
+	timeout := time.NewTimer(fleetSummaryTimeout + time.Second)
+	defer timeout.Stop()
 	select {
 	case <-s.fleet.gathered:
 	case <-r.Context().Done():
-	case <-time.After(fleetSummaryTimeout + time.Second):
+	case <-timeout.C:
+	}
+	if next := s.fleet.upToDate(); next != nil {
+		select {
+		case <-next:
+		case <-r.Context().Done():
+		case <-timeout.C:
+		}
 	}
 	snap, _ := s.fleet.current()
 	return snap
