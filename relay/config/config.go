@@ -117,7 +117,7 @@ type setting struct {
 var settings = []setting{
 	{"listen", "listen", "", "address to serve customers and agents on (default :8080; :443 with tls_domain or tls_cert)"},
 	{"fleet_pub", "fleet-pub", "", "the fleet public key file (fleet.pub from keygen); required"},
-	{"public_url", "public-url", "", "public base URL of the relay, announced to agents (print-file URLs start with it)"},
+	{"public_url", "public-url", "", "public base URL of the relay, announced to agents (print-file URLs start with it); with tls_domain on :443, https://tls_domain by default"},
 	{"revocations", "revocations", "", "revocation list file (jti:<id> or machine:<CODE> per line); reloaded on change and SIGHUP"},
 	{"redis_url", "redis-url", "", "Redis URL (redis://host:6379/0); set it to run several relays"},
 	{"redis_prefix", "redis-prefix", "casefleet:relay:", "prefix of every Redis key the relay writes"},
@@ -221,6 +221,11 @@ func Load(fs *pflag.FlagSet) (Config, error) {
 	}
 	if c.HTTPListen == "" && c.TLS() {
 		c.HTTPListen = ":80"
+	}
+	// The relay's public URL is its domain, when it serves it on the
+	// standard port.
+	if _, port, _ := net.SplitHostPort(c.Listen); c.PublicURL == "" && c.TLSDomain != "" && port == "443" {
+		c.PublicURL = "https://" + c.TLSDomain
 	}
 	if c.InstanceID == "" {
 		c.InstanceID = defaultInstanceID()

@@ -100,15 +100,16 @@ func TestMetricsTokenFromTheEnvironmentIsNeverEchoed(t *testing.T) {
 // standard ports: a one-command VPS. An address given is kept.
 func TestTLSListenDefaults(t *testing.T) {
 	for _, tt := range []struct {
-		name             string
-		args             []string
-		listen, httpAddr string
+		name                        string
+		args                        []string
+		listen, httpAddr, publicURL string
 	}{
-		{"no TLS", nil, ":8080", ""},
-		{"ACME", []string{"--tls-domain", "relay.example.com"}, ":443", ":80"},
-		{"own certificate", []string{"--tls-cert", "/c.pem", "--tls-key", "/k.pem"}, ":443", ":80"},
-		{"ACME, listen given", []string{"--tls-domain", "relay.example.com", "--listen", ":8443", "--http-listen", ":8080"}, ":8443", ":8080"},
-		{"ACME, no plain HTTP", []string{"--tls-domain", "relay.example.com", "--http-listen", "off", "--acme-challenges", "tls-alpn-01"}, ":443", "off"},
+		{"no TLS", nil, ":8080", "", ""},
+		{"ACME", []string{"--tls-domain", "relay.example.com"}, ":443", ":80", "https://relay.example.com"},
+		{"own certificate", []string{"--tls-cert", "/c.pem", "--tls-key", "/k.pem"}, ":443", ":80", ""},
+		{"ACME, listen given", []string{"--tls-domain", "relay.example.com", "--listen", ":8443", "--http-listen", ":8080"}, ":8443", ":8080", ""},
+		{"ACME, public_url given", []string{"--tls-domain", "relay.example.com", "--public-url", "https://kiosks.example.com"}, ":443", ":80", "https://kiosks.example.com"},
+		{"ACME, no plain HTTP", []string{"--tls-domain", "relay.example.com", "--http-listen", "off", "--acme-challenges", "tls-alpn-01"}, ":443", "off", "https://relay.example.com"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -120,8 +121,8 @@ func TestTLSListenDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.Listen != tt.listen || c.HTTPListen != tt.httpAddr {
-				t.Errorf("listen %q, http_listen %q; want %q, %q", c.Listen, c.HTTPListen, tt.listen, tt.httpAddr)
+			if c.Listen != tt.listen || c.HTTPListen != tt.httpAddr || c.PublicURL != tt.publicURL {
+				t.Errorf("listen %q, http_listen %q, public_url %q; want %q, %q, %q", c.Listen, c.HTTPListen, c.PublicURL, tt.listen, tt.httpAddr, tt.publicURL)
 			}
 			if err := c.Validate(); err != nil {
 				t.Errorf("Validate: %v", err)
