@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"casefleet/agent/agenttest"
+	"casefleet/shared/summary"
 )
 
 // An order placed over HTTP reaches the (simulated) machine once, is paid,
@@ -88,4 +89,19 @@ func TestFinishedOrdersArePrunedAfterKeepFinished(t *testing.T) {
 	cfg.Queue.KeepFinished = time.Millisecond
 	agent = agenttest.StartAgent(t, cfg)
 	agenttest.Eventually(t, 10*time.Second, "the finished order is deleted", func() bool { return status(agent) == "unknown_order" })
+}
+
+// The relay's summary is served on the tunnel only: the LAN listener,
+// which anyone on the shop floor reaches, does not answer it.
+func TestSummaryIsNotOnTheLAN(t *testing.T) {
+	sim := agenttest.StartSim(t, agenttest.SimOptions{})
+	agent := agenttest.StartAgent(t, sim.AgentConfig("CT0700026", t.TempDir()))
+	resp, err := http.Get(agent.URL + summary.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET %s on the LAN: %d, want 404", summary.Path, resp.StatusCode)
+	}
 }
