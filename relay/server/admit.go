@@ -94,14 +94,13 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		}
 		cancel()
 	}
-	go s.watch(t)
+	t.Conn.AfterClose(func() { s.tunnelDown(t) })
 }
 
-// watch waits for the tunnel to end and takes it out of the table and
-// the directory, unless a newer tunnel has replaced it.
-func (s *Server) watch(t *route.Tunnel) {
+// tunnelDown takes a tunnel that ended out of the table and the
+// directory, unless a newer tunnel has replaced it.
+func (s *Server) tunnelDown(t *route.Tunnel) {
 	defer s.watchers.Done()
-	<-t.Conn.Done()
 	t.Transport.CloseIdleConnections()
 	log := s.log.With("machine", t.Machine(), "tunnel", t.ID)
 	if !s.table.Remove(t) {

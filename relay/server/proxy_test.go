@@ -207,7 +207,7 @@ func TestOfflineAndUnknownMachinesNameAlternatives(t *testing.T) {
 			t.Errorf("= %d %s (Retry-After %q)", status, body, h.Get("Retry-After"))
 		}
 		if got := altCodes(e); got != "CT0700026" {
-			t.Errorf("alternatives = %q, want the other machine at mall-3f", got)
+			t.Fatalf("alternatives = %q, want the other machine at mall-3f", got)
 		}
 		if a := e.Error.Alternatives[0]; a.Name != "East escalator" || a.Status != "online" || a.QueueLength != 2 ||
 			a.EditorURL != "/editor?machine=CT0700026&location=mall-3f" {

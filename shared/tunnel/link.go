@@ -41,6 +41,8 @@ type link struct {
 	sess *yamux.Session
 	conn *wsNetConn
 
+	stopKeepAlive func() // set at the start
+
 	mu  sync.Mutex
 	err error // why the link went down; set once
 }
@@ -87,50 +89,74 @@ func newLink(ws *websocket.Conn, lc linkConfig) (*link, error) {
 		return nil, fmt.Errorf("start yamux: %w", err)
 	}
 	l := &link{sess: sess, conn: nc}
-	go l.keepAlive(keepAlive)
+	l.startKeepAlive(keepAlive)
 	return l, nil
 }
 
-// keepAlive pings the peer every interval and takes the link down when a
+// keeper pings the peer every interval and takes the link down when a
 // ping is not answered within the next interval and nothing else came from
 // the peer meanwhile (a pong can queue behind a large upload on a slow
 // link; the data arriving shows the peer is alive). yamux has a keepalive
 // of its own, but it waits up to twice its write timeout and does not say
 // why a link died.
-func (l *link) keepAlive(interval time.Duration) {
-	timer := time.NewTimer(interval)
-	defer timer.Stop()
-	for {
-		select {
-		case <-l.sess.CloseChan():
-			return
-		case <-timer.C:
-		}
-		sent := time.Now()
-		pong := make(chan error, 1)
-		go func() {
-			_, err := l.sess.Ping()
-			pong <- err
-		}()
-		timer.Reset(interval)
-		select {
-		case <-l.sess.CloseChan():
-			return
-		case err := <-pong:
-			if err != nil {
-				l.fail(fmt.Errorf("keepalive ping: %w", err))
-				return
-			}
-			// The next ping goes when the timer fires: one interval after this one.
-		case <-timer.C:
-			if l.conn.heardSince(sent) {
-				timer.Reset(interval) // busy, not dead: ping again one interval later
-				continue
-			}
-			l.fail(fmt.Errorf("peer did not answer a keepalive ping within %v", interval))
-			return
-		}
+//
+// It runs on a timer, not a goroutine of its own: a relay keeps thousands
+// of idle links, and a goroutine's stack for each was a tenth of the
+// relay's memory per idle tunnel. Each ping has a goroutine only while it
+// waits for its pong.
+type keeper struct {
+	l        *link
+	interval time.Duration
+	timer    *time.Timer
+
+	mu      sync.Mutex
+	sent    time.Time // when the latest ping went
+	pending bool      // the latest ping is not answered yet
+	seq     uint64    // the latest ping's number
+}
+
+func (l *link) startKeepAlive(interval time.Duration) {
+	k := &keeper{l: l, interval: interval}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.timer = time.AfterFunc(interval, k.tick)
+	l.stopKeepAlive = func() { k.timer.Stop() }
+}
+
+// tick runs every interval: it fails the link if the latest ping is
+// unanswered and the peer sent nothing since, and otherwise pings again.
+func (k *keeper) tick() {
+	if k.l.sess.IsClosed() {
+		return
 	}
+	k.mu.Lock()
+	if k.pending && !k.l.conn.heardSince(k.sent) {
+		k.mu.Unlock()
+		k.l.fail(fmt.Errorf("peer did not answer a keepalive ping within %v", k.interval))
+		return
+	}
+	// Answered, or busy rather than dead: ping (again).
+	k.seq++
+	seq := k.seq
+	k.sent, k.pending = time.Now(), true
+	k.timer.Reset(k.interval)
+	k.mu.Unlock()
+	go k.ping(seq)
+}
+
+func (k *keeper) ping(seq uint64) {
+	_, err := k.l.sess.Ping()
+	if err != nil {
+		if !k.l.sess.IsClosed() {
+			k.l.fail(fmt.Errorf("keepalive ping: %w", err))
+		}
+		return
+	}
+	k.mu.Lock()
+	if seq == k.seq {
+		k.pending = false
+	}
+	k.mu.Unlock()
 }
 
 // fail takes the link down, keeping the first reason given.
@@ -140,6 +166,7 @@ func (l *link) fail(reason error) {
 		l.err = reason
 	}
 	l.mu.Unlock()
+	l.stopKeepAlive()
 	if !l.sess.IsClosed() {
 		l.sess.Close()
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -52,6 +53,10 @@ type Conn struct {
 	link      *link
 	transport *http.Transport
 	done      chan struct{}
+
+	afterMu   sync.Mutex
+	after     []func() // run once the tunnel is down
+	afterDone bool     // they have run
 }
 
 // Accept checks the agent's handshake on the relay's ConnectPath endpoint
@@ -144,6 +149,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 // drain runs for the life of the tunnel. Agents never open streams, so
 // any stream they open is closed at once; it returns when the link is down.
 func (c *Conn) drain(logger *slog.Logger) {
+	defer c.runAfterClose()
 	defer close(c.done)
 	defer c.transport.CloseIdleConnections()
 	for {
@@ -268,6 +274,31 @@ func (c *Conn) Alive(ctx context.Context) error {
 			return nil
 		}
 		return fmt.Errorf("no answer to a ping: %w", ctx.Err())
+	}
+}
+
+// AfterClose arranges for f to run once the tunnel is down (after Done is
+// closed), in the tunnel's own goroutine; at once if it is down already.
+// The relay watches thousands of idle tunnels this way without a goroutine
+// for each.
+func (c *Conn) AfterClose(f func()) {
+	c.afterMu.Lock()
+	if !c.afterDone {
+		c.after = append(c.after, f)
+		c.afterMu.Unlock()
+		return
+	}
+	c.afterMu.Unlock()
+	f()
+}
+
+func (c *Conn) runAfterClose() {
+	c.afterMu.Lock()
+	fs := c.after
+	c.after, c.afterDone = nil, true
+	c.afterMu.Unlock()
+	for _, f := range fs {
+		f()
 	}
 }
 
