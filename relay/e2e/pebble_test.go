@@ -71,11 +71,17 @@ func buildPebbleCached() (pebbleBins, error) {
 	}
 	dir := filepath.Join(cache, "casefleet-test", "acmepebble-"+hex.EncodeToString(h.Sum(nil))[:16])
 	bins := pebbleBins{pebble: filepath.Join(dir, "pebble"), challtestsrv: filepath.Join(dir, "pebble-challtestsrv")}
-	out, err := goIn(pebbleModule, "list", "-m", "-f", "{{.Dir}}", "github.com/letsencrypt/pebble/v2")
+	// Downloaded if it is not in the module cache yet; its folder holds
+	// the certificates of Pebble's own HTTPS.
+	out, err := goIn(pebbleModule, "mod", "download", "-json", "github.com/letsencrypt/pebble/v2")
 	if err != nil {
 		return pebbleBins{}, err
 	}
-	bins.moduleDir = strings.TrimSpace(out)
+	var mod struct{ Dir string }
+	if err := json.Unmarshal([]byte(out), &mod); err != nil || mod.Dir == "" {
+		return pebbleBins{}, fmt.Errorf("go mod download: no folder for Pebble's module in %q: %v", out, err)
+	}
+	bins.moduleDir = mod.Dir
 	if _, err := os.Stat(bins.challtestsrv); err == nil {
 		if _, err := os.Stat(bins.pebble); err == nil {
 			return bins, nil
@@ -106,9 +112,11 @@ func buildPebbleCached() (pebbleBins, error) {
 func goIn(dir string, args ...string) (string, error) {
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+		return "", fmt.Errorf("go %s: %w\n%s%s", strings.Join(args, " "), err, out, stderr.String())
 	}
 	return string(out), nil
 }
