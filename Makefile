@@ -46,9 +46,10 @@ test-short:
 bench: build
 	scripts/bench.sh
 
-## package: installable packages in dist/ (agent .deb/.rpm/.msi, relay .deb; see packaging/build.sh -h)
+## package: installable packages in dist/ (agent .deb/.rpm/.msi, relay .deb; see packaging/build.sh -h);
+## with RELEASE_KEY=release.key also their signed release manifest
 package:
-	packaging/build.sh -o dist -v $(VERSION)
+	packaging/build.sh -o dist -v $(VERSION) $(if $(RELEASE_KEY),-k $(RELEASE_KEY))
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

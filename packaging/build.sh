@@ -9,10 +9,15 @@
 # The relay's container recipe is packaging/relay.Containerfile; no image is
 # built here.
 #
-# Usage: packaging/build.sh [-o OUTDIR] [-v VERSION] [TARGET...]
+# Usage: packaging/build.sh [-o OUTDIR] [-v VERSION] [-k RELEASE_KEY] [TARGET...]
 #   -o OUTDIR    where the packages go (default: dist/ in the repository)
 #   -v VERSION   as git describe prints it (default: git describe --tags --always --dirty);
 #                a bare commit (no tag) makes a test build, 0.0.0+g<commit>, with a warning
+#   -k RELEASE_KEY, --release-key RELEASE_KEY
+#                the release private key (release.key from `casefleet-relay release-keygen`):
+#                also write OUTDIR/casefleet-agent-VERSION.manifest.json, the signed release
+#                manifest of the agent packages built (each one's platform, size and SHA-256),
+#                which agents check before they install an update
 #   TARGET       any of the above (default: all; relay-deb is skipped while
 #                relay/cmd/casefleet-relay has no code and RELAY_BIN is unset)
 #
@@ -35,10 +40,21 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=$root/dist
 version=
-while getopts "o:v:h" opt; do
+release_key=
+args=()
+for a in "$@"; do # --release-key is -k
+	case $a in
+	--release-key) args+=(-k) ;;
+	--release-key=*) args+=(-k "${a#--release-key=}") ;;
+	*) args+=("$a") ;;
+	esac
+done
+set -- "${args[@]+"${args[@]}"}"
+while getopts "o:v:k:h" opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	v) version=$OPTARG ;;
+	k) release_key=$OPTARG ;;
 	h) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -46,6 +62,10 @@ done
 shift $((OPTIND - 1))
 mkdir -p "$out"
 out=$(cd "$out" && pwd) # relative to where build.sh was started
+if [ -n "$release_key" ]; then
+	[ -f "$release_key" ] || { echo "build.sh: -k $release_key: no such file" >&2; exit 2; }
+	release_key=$(cd "$(dirname "$release_key")" && pwd)/$(basename "$release_key")
+fi
 
 cd "$root"
 version=${version:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
@@ -168,6 +188,21 @@ if wants agent-msi; then
 	(cd "$stage" && wixl -a x64 -D Version="${msi_version:-0.0.0}" -o "$msi" casefleet-agent.wxs)
 	sign "$msi"
 	built+=("$msi")
+fi
+
+if [ -n "$release_key" ]; then
+	agent=()
+	for f in "${built[@]}"; do
+		case $(basename "$f") in casefleet-agent*) agent+=("$f") ;; esac
+	done
+	if [ ${#agent[@]} -eq 0 ]; then
+		echo "build.sh: -k: no agent package was built, so there is no release manifest to sign" >&2
+		exit 1
+	fi
+	GOOS=$(go env GOHOSTOS) GOARCH=$(go env GOHOSTARCH) go build -o "$work/mkmanifest" ./packaging/cmd/mkmanifest
+	manifest=$out/casefleet-agent-${version#v}.manifest.json
+	"$work/mkmanifest" -key "$release_key" -version "$version" -out "$manifest" "${agent[@]}"
+	built+=("$manifest")
 fi
 
 for f in "${built[@]}"; do echo "built: $f"; done

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"casefleet/shared/keyfile"
 )
 
 func TestKeyFilesRoundTrip(t *testing.T) {
@@ -124,7 +126,7 @@ func TestLoadKeyErrors(t *testing.T) {
 		{"missing file", loadPriv, filepath.Join(dir, "nope.key"), "no such file"},
 		{"not PEM", loadPub, write("text.pub", "hello"), "no PEM block"},
 		{"empty", loadPriv, write("empty.key", ""), "no PEM block"},
-		{"huge", loadPub, write("huge.pub", strings.Repeat("x", maxKeyFileSize+1)), "not a key file"},
+		{"huge", loadPub, write("huge.pub", strings.Repeat("x", keyfile.MaxFileSize+1)), "not a key file"},
 		{"broken DER", loadPriv, rsaLike, "load private key"},
 	}
 	for _, tt := range tests {
