@@ -13,6 +13,7 @@ import (
 
 // ServeHTTP is the relay's front door.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	withTLS(r)
 	if r.ContentLength > s.cfg.MaxBodyBytes {
 		// Refused before a byte of the body is read: a client that sent
 		// "Expect: 100-continue" gets its final answer at once instead of

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -39,6 +41,35 @@ func (l protocolErrorListener) Accept() (net.Conn, error) {
 }
 
 type protocolErrorConn struct{ net.Conn }
+
+// tlsConnKey holds, in a request's context, the *tls.Conn under its
+// protocolErrorConn: net/http sets r.TLS only when the connection itself is
+// a *tls.Conn, and the wrapper hides it (see withTLS).
+type tlsConnKey struct{}
+
+// connContext remembers the TLS connection, if any, for withTLS.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*protocolErrorConn); ok {
+		if tc, ok := pc.Conn.(*tls.Conn); ok {
+			return context.WithValue(ctx, tlsConnKey{}, tc)
+		}
+	}
+	return ctx
+}
+
+// withTLS fills in r.TLS for a request that came over the relay's own
+// HTTPS (Serve on a TLS listener), so that the relay knows it as https:
+// X-Forwarded-Proto to the agents, Secure cookies, the fleet page's
+// same-origin check.
+func withTLS(r *http.Request) {
+	if r.TLS != nil {
+		return
+	}
+	if tc, ok := r.Context().Value(tlsConnKey{}).(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		r.TLS = &st
+	}
+}
 
 func (c *protocolErrorConn) Write(p []byte) (int, error) {
 	if out, ok := jsonProtocolError(p); ok {

@@ -170,7 +170,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 		// OPTIONS * is ours to refuse, too.
 		DisableGeneralOptionsHandler: true,
-		ErrorLog:                     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// Over the relay's own HTTPS, what the connection wrapper hides
+		// from net/http (see withTLS).
+		ConnContext: connContext,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
