@@ -32,6 +32,7 @@ func TestEveryCommandsHelpExitsZeroOnStandardOutput(t *testing.T) {
 		{relay, []string{"run", "--help"}, "--listen"},
 		{relay, []string{"keygen", "--help"}, "--out"},
 		{relay, []string{"issue", "--help"}, "--machine"},
+		{relay, []string{"release-keygen", "--help"}, "--out"},
 		{relay, []string{"qr", "--help"}, "--machine"},
 		{sim, []string{"--help"}, "-machines"},
 		{sim, []string{"-h"}, "-machines"},

@@ -11,6 +11,7 @@ import (
 
 	"casefleet/relay/relaytest"
 	"casefleet/shared/enroll"
+	"casefleet/shared/release"
 	"casefleet/shared/testenv"
 )
 
@@ -65,6 +66,40 @@ func TestKeygenAndIssue(t *testing.T) {
 		if out, code := runRelay(t, nil, args...); code == 0 || out == "" {
 			t.Errorf("%v = %d %q, want a failure that says why", args, code, out)
 		}
+	}
+}
+
+// release-keygen makes the key pair that signs agent releases: the
+// private half signs manifests that the public half verifies; it never
+// overwrites a key.
+func TestReleaseKeygen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "release")
+	if out, code := runRelay(t, nil, "release-keygen", "--out", dir); code != 0 || !strings.Contains(out, "release.pub") {
+		t.Fatalf("release-keygen = %d %s", code, out)
+	}
+	if out, code := runRelay(t, nil, "release-keygen", "--out", dir); code == 0 || !strings.Contains(out, "refusing to overwrite") {
+		t.Errorf("second release-keygen into the same directory = %d %s", code, out)
+	}
+	if out, code := runRelay(t, nil, "release-keygen"); code == 0 || !strings.Contains(out, "--out") {
+		t.Errorf("release-keygen without --out = %d %s", code, out)
+	}
+	priv, err := release.LoadPrivateKey(filepath.Join(dir, release.PrivateKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := release.LoadPublicKey(filepath.Join(dir, release.PublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := release.Manifest{Version: "v1.5.0", Packages: []release.Package{{
+		Platform: release.LinuxAMD64Deb, File: "casefleet-agent_1.5.0_amd64.deb", Size: 1, SHA256: strings.Repeat("0", 64),
+	}}}
+	signed, err := release.Sign(priv, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := release.Verify(pub, signed); err != nil {
+		t.Errorf("a manifest signed with release.key does not verify with release.pub: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@
 //	casefleet-relay keygen --out DIR
 //	casefleet-relay issue --key FILE --machine CODE [--location L] [--ttl D]
 //	casefleet-relay issue-admin --key FILE --name NAME [--ttl D]
+//	casefleet-relay release-keygen --out DIR
 //	casefleet-relay run --listen ADDR --fleet-pub FILE [--public-url URL] [--redis-url URL] ...
 //	casefleet-relay qr --machine CODE [--location L] [--name N] [--public-url URL] [--out FILE]
 //	casefleet-relay qr --sheet FILE.csv [--public-url URL] --out FILE.pdf
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -24,6 +26,7 @@ import (
 	"casefleet/relay/fleet"
 	"casefleet/relay/server"
 	"casefleet/shared/logging"
+	"casefleet/shared/release"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -37,6 +40,10 @@ Usage:
                                           print an enrollment token for one kiosk
   casefleet-relay issue-admin --key FILE --name NAME [--ttl D]
                                           print a fleet owner's login token for /fleet/
+  casefleet-relay release-keygen --out DIR
+                                          make the release key pair (DIR/release.key signs agent
+                                          releases: make package RELEASE_KEY=...; DIR/release.pub
+                                          checks them)
   casefleet-relay run --fleet-pub FILE [flags]
                                           run the relay (casefleet-relay run --help lists every flag)
   casefleet-relay qr --machine CODE [--location L] [--name N] [--public-url URL] [--out FILE]
@@ -118,6 +125,9 @@ func run(args []string) int {
 			}
 			return err
 		}
+	case "release-keygen":
+		out := fs.String("out", "", "directory to write release.key and release.pub into (created if needed)")
+		exec = func() error { return releaseKeygen(*out) }
 	case "run":
 		config.Flags(fs)
 		exec = func() error { return serve(fs) }
@@ -155,6 +165,22 @@ func keygen(dir string) error {
 		return err
 	}
 	fmt.Printf("fleet private key: %s (keep it secret; it issues tokens)\nfleet public key:  %s (give it to every relay: --fleet-pub)\n", priv, pub)
+	return nil
+}
+
+func releaseKeygen(dir string) error {
+	if dir == "" {
+		return errors.New("release-keygen: --out DIR is required")
+	}
+	pub, priv, err := release.GenerateKey()
+	if err != nil {
+		return err
+	}
+	if err := release.WriteKeyPair(dir, pub, priv); err != nil {
+		return err
+	}
+	fmt.Printf("release private key: %s (keep it offline; it signs agent releases: make package RELEASE_KEY=...)\nrelease public key:  %s (agents check releases with it)\n",
+		filepath.Join(dir, release.PrivateKeyFile), filepath.Join(dir, release.PublicKeyFile))
 	return nil
 }
 
