@@ -205,7 +205,9 @@ func (p *Pages) build(v View) *page {
 }
 
 func (pg *page) when(t time.Time) string {
-	return t.UTC().Format("2006-01-02 15:04:05") + " UTC"
+	// On one line (no-break spaces and hyphens), and left to right inside
+	// right-to-left text (an isolate).
+	return "\u2066" + t.UTC().Format("2006\u201101\u201102\u00a015:04:05\u00a0UTC") + "\u2069"
 }
 
 func (pg *page) row(m Machine) row {

@@ -38,7 +38,7 @@ func (s *Server) serveFleet(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin") // "no-referrer" would make Chromium send Origin: null with the forms
 	h.Set("Content-Security-Policy", fleetCSP)
 	p := r.URL.Path
 	get := r.Method == http.MethodGet || r.Method == http.MethodHead
