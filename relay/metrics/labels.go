@@ -54,7 +54,7 @@ const (
 var PeerDirections = []string{PeerSent, PeerReceived}
 
 // DirectoryOps are the Redis directory's operations (route.Directory).
-var DirectoryOps = []string{"claim", "refresh", "release", "lookup", "online", "seen", "ping"}
+var DirectoryOps = []string{"claim", "refresh", "release", "lookup", "online", "seen", "fleet", "session", "ping"}
 
 // The rate limits.
 const (
