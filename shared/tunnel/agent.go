@@ -52,6 +52,10 @@ type AgentConfig struct {
 	// RunAgent's goroutine: it must return quickly.
 	OnState func(State)
 
+	// RelayClient, if set, sends the agent's own requests to the relay
+	// over each tunnel while it is up (see NewRelayClient).
+	RelayClient *RelayClient
+
 	messagePerWrite bool // see linkConfig; for tests
 }
 

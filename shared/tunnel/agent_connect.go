@@ -37,6 +37,10 @@ func (a *agent) connect(ctx context.Context, up func(publicURL string)) error {
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	if rc := a.cfg.RelayClient; rc != nil {
+		rc.use(l) // before up: a caller told of the tunnel may use it at once
+		defer rc.use(nil)
+	}
 	up(publicURL)
 
 	served := make(chan error, 1)

@@ -8,7 +8,10 @@
 // the yamux client and opens one stream per customer connection
 // (Conn.DialContext, so an http.Transport and an httputil.ReverseProxy work
 // unchanged), and the agent is the yamux server and serves its ordinary
-// http.Handler on every stream, WebSocket upgrades included.
+// http.Handler on every stream, WebSocket upgrades included. The agent may
+// open streams too, for its own requests to the relay (RelayClient, served
+// by AcceptOptions.AgentHandler: the update API); a relay without one
+// resets them.
 //
 // The handshake, in HTTP headers of the upgrade:
 //

@@ -42,6 +42,10 @@ type AcceptOptions struct {
 	// ErrCheckOnly once its credentials pass, opening no tunnel; without
 	// it a Check is upgraded like any agent (and hangs up at once).
 	AnswerChecks bool
+	// AgentHandler, if set, serves the requests the agent sends on
+	// streams it opens (its update API; see RelayClient). Without it such
+	// streams are reset. ConnFromContext tells the handler which tunnel.
+	AgentHandler http.Handler
 
 	messagePerWrite bool // see linkConfig; for tests
 }
@@ -142,16 +146,21 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 		IdleConnTimeout:       90 * time.Second, // below the agent's idle timeout
 		ExpectContinueTimeout: time.Second,
 	}
-	go c.drain(logger.With("machine", code))
+	go c.drain(logger.With("machine", code), opts.AgentHandler)
 	return c, nil
 }
 
-// drain runs for the life of the tunnel. Agents never open streams, so
-// any stream they open is closed at once; it returns when the link is down.
-func (c *Conn) drain(logger *slog.Logger) {
+// drain runs for the life of the tunnel: it serves the streams the agent
+// opens with agentHandler, or, without one, resets them at once; it
+// returns when the link is down.
+func (c *Conn) drain(logger *slog.Logger, agentHandler http.Handler) {
 	defer c.runAfterClose()
 	defer close(c.done)
 	defer c.transport.CloseIdleConnections()
+	if agentHandler != nil {
+		c.serveAgent(agentHandler, logger)
+		return
+	}
 	for {
 		s, err := c.link.Accept()
 		if err != nil {
