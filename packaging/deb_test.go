@@ -93,6 +93,10 @@ func TestAgentDeb(t *testing.T) {
 				t.Errorf("%s differs from docs/%s", installed, doc)
 			}
 		}
+		checkShipped(t, map[string]string{ // the alert rules and dashboard, for a Prometheus on the LAN
+			"/usr/share/casefleet-agent/prometheus/casefleet.rules.yml": "prometheus/casefleet.rules.yml",
+			"/usr/share/casefleet-agent/grafana/casefleet-fleet.json":   "grafana/casefleet-fleet.json",
+		})
 		// The config as shipped, with the operator PIN's key explained.
 		if got, _ := os.ReadFile(agentConfig); !bytes.Contains(got, []byte("\n  # operator_pin: \"\"\n")) {
 			t.Errorf("the installed %s has no commented operator_pin:\n%s", agentConfig, got)

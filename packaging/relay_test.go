@@ -38,6 +38,16 @@ func TestRelayDeb(t *testing.T) {
 		if got := run(t, "/usr/bin/casefleet-relay", "version"); !strings.Contains(got, "v1.0.0") {
 			t.Errorf("version prints %q", got)
 		}
+		checkShipped(t, map[string]string{ // the fleet's alert rules and dashboard, as in the repository
+			"/usr/share/casefleet-relay/prometheus/casefleet.rules.yml": "prometheus/casefleet.rules.yml",
+			"/usr/share/casefleet-relay/grafana/casefleet-fleet.json":   "grafana/casefleet-fleet.json",
+		})
+		contents := run(t, "dpkg-deb", "-c", deb)
+		for _, doc := range []string{"relay.md", "fleet.md"} {
+			if !strings.Contains(contents, " ./usr/share/doc/casefleet-relay/"+doc+"\n") {
+				t.Errorf("the package lacks /usr/share/doc/casefleet-relay/%s:\n%s", doc, contents)
+			}
+		}
 	})
 
 	env, err := os.ReadFile(relayEnv)
@@ -67,4 +77,20 @@ func TestRelayDeb(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkShipped checks that each installed file (root's, 0644) is the
+// repository's file (relative to packaging/).
+func checkShipped(t *testing.T, files map[string]string) {
+	t.Helper()
+	for installed, src := range files {
+		checkFile(t, installed, 0o644, "root", "root")
+		want, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(installed); !bytes.Equal(got, want) {
+			t.Errorf("%s differs from packaging/%s", installed, src)
+		}
+	}
 }

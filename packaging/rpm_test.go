@@ -38,6 +38,8 @@ func TestAgentRPM(t *testing.T) {
 			"-rw-r--r-- root root  /usr/share/doc/casefleet-agent/technician-guide.md",
 			"-rw-r--r-- root root  /usr/share/doc/casefleet-agent/operator-guide.md",
 			"-rw-r--r-- root root  /usr/share/doc/casefleet-agent/agent-settings.md",
+			"-rw-r--r-- root root  /usr/share/casefleet-agent/prometheus/casefleet.rules.yml",
+			"-rw-r--r-- root root  /usr/share/casefleet-agent/grafana/casefleet-fleet.json",
 		} {
 			if !strings.Contains(files, want+"\n") {
 				t.Errorf("missing %q in\n%s", want, files)
