@@ -236,6 +236,9 @@ func (pg *page) row(m Machine) row {
 	r.Version = s.Version
 	if m.Online {
 		r.Line = pg.T("line.value", "n", s.QueueLength, "cap", s.QueueCapacity)
+		if s.QueueCapacity == 0 { // an agent older than the line's capacity
+			r.Line = pg.T("line.count", "n", s.QueueLength)
+		}
 		r.Full = s.Full
 		if s.QueueLength > 0 && s.WaitSeconds > 0 {
 			r.Wait = pg.T("line.wait", "min", (s.WaitSeconds+59)/60)

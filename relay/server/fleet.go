@@ -269,8 +269,9 @@ func (f *fleetWatch) fetchAll(ctx context.Context, up []*route.Tunnel) []fetched
 	return out
 }
 
-// fetch asks one agent for its summary through its tunnel. Older agents
-// answer 404: they show as online without details.
+// fetch asks one agent for its summary through its tunnel. An agent older
+// than the summary answers 404: its public status stands in (status,
+// line, wait; no ink, order or failures).
 func (f *fleetWatch) fetch(ctx context.Context, t *route.Tunnel) (summary.Summary, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, fleetSummaryTimeout)
 	defer cancel()
@@ -288,12 +289,26 @@ func (f *fleetWatch) fetch(ctx context.Context, t *route.Tunnel) (summary.Summar
 	if err != nil {
 		return summary.Summary{}, nil, fmt.Errorf("summary of %s: %w", t.Machine(), err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	var sum summary.Summary
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if sum, err = summary.Parse(body, t.Machine()); err != nil {
+			return summary.Summary{}, nil, err
+		}
+	case http.StatusNotFound:
+		st, err := f.s.fetchStatus(ctx, onlineMachine{code: t.Machine(), location: t.Location(), tunnel: t})
+		if err != nil {
+			return summary.Summary{}, nil, err
+		}
+		old, _ := json.Marshal(summary.Summary{
+			Code: t.Machine(), Name: st.Name, Location: st.Location, Status: st.Status,
+			QueueLength: st.QueueLength, QueueCapacity: st.QueueCapacity, Full: st.Full, WaitSeconds: st.EstimatedWaitSeconds,
+		})
+		if sum, err = summary.Parse(old, t.Machine()); err != nil {
+			return summary.Summary{}, nil, err
+		}
+	default:
 		return summary.Summary{}, nil, fmt.Errorf("summary of %s: %s", t.Machine(), resp.Status)
-	}
-	sum, err := summary.Parse(body, t.Machine())
-	if err != nil {
-		return summary.Summary{}, nil, err
 	}
 	sum.At = time.Now().UTC()   // when this relay heard it: freshness on the relays' clocks
 	raw, _ := json.Marshal(sum) // the checked one is what others read

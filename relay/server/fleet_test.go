@@ -371,3 +371,32 @@ func TestSummaryIsNotForwarded(t *testing.T) {
 		}
 	}
 }
+
+// olderKiosk is an agent from before the summary: 404 for it, as the
+// agent's API answers any path it does not know.
+type olderKiosk struct{ *kiosk }
+
+func (k olderKiosk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == summary.Path {
+		http.NotFound(w, r)
+		return
+	}
+	k.kiosk.ServeHTTP(w, r)
+}
+
+// An agent older than the summary still shows what its public status
+// says: online, its line.
+func TestFleetShowsAnOlderAgent(t *testing.T) {
+	f := relaytest.NewFleet(t)
+	relay := relaytest.StartRelay(t, f.Config(t))
+	k := olderKiosk{newKiosk("CT0700026", "Mall 3F", "mall-3f")}
+	relaytest.StartAgent(t, relaytest.AgentOptions{RelayURL: relay.URL, Code: k.code, Token: f.Token(t, k.code, k.location), Handler: k})
+	relaytest.WaitRoutable(t, relay.URL, k.code)
+	owner := newOwner(t, relay.URL)
+	tok, _ := adminToken(t, f, 0)
+	owner.login(tok)
+	_, _, page := owner.get("/fleet/?lang=en")
+	if !strings.Contains(page, `data-state="online"`) || !strings.Contains(page, "2 in line") || !strings.Contains(page, "Mall 3F") {
+		t.Errorf("the older agent's row:\n%s", between(page, `<tbody>`, `</tbody>`))
+	}
+}
