@@ -18,6 +18,7 @@ import (
 	"casefleet/agent/config"
 	"casefleet/agent/daemon"
 	"casefleet/agent/doctor"
+	"casefleet/agent/installer"
 	"casefleet/shared/logging"
 )
 
@@ -38,6 +39,9 @@ Usage:
                                                 set only the operator PIN
   casefleet-agent discover [--json] [--timeout D] [--interfaces IF,...]
                                                 list the agents on the LAN
+  casefleet-agent update-install [flags]        (root, run by casefleet-agent-update.service)
+                                                install the update the agent asked for,
+                                                roll back if it is not healthy
   casefleet-agent version                       print the version
 
 Settings come from the YAML file, then CASEFLEET_* environment variables
@@ -96,6 +100,8 @@ func run(ctx context.Context, args []string) int {
 			return 0
 		}
 		return code
+	case "update-install":
+		return installer.Command(ctx, args, os.Stdout, os.Stderr)
 	case "run", "doctor", "status":
 	case "help", "-h", "--help":
 		fmt.Print(usage)
