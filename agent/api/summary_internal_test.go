@@ -1,11 +1,17 @@
 package api
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"casefleet/agent/dispatch"
+	"casefleet/agent/ink"
 	"casefleet/agent/queue"
+	"casefleet/agent/queue/queuetest"
 	"casefleet/shared/summary"
 )
 
@@ -31,5 +37,44 @@ func TestSummaryFailuresOfTheLastDay(t *testing.T) {
 	}
 	if n, reasons := failures(nil, now); n != 0 || reasons != nil {
 		t.Errorf("no orders: %d %v", n, reasons)
+	}
+}
+
+// fixedMachine is a dispatcher that always reports the same status.
+type fixedMachine struct{ st dispatch.Status }
+
+func (m fixedMachine) Status() (dispatch.Status, error) { return m.st, nil }
+func (fixedMachine) Kick()                              {}
+
+// The summary endpoint answers GET with a summary the relay's parser
+// accepts (ink low named, the order at the printer, capacity and full),
+// and refuses other methods.
+func TestSummaryHandler(t *testing.T) {
+	q, _ := queuetest.New(t)
+	heard := time.Now().Add(-time.Second)
+	srv := New(Options{MachineCode: "CT0700026", MaxOrders: 1, Queue: q, Machine: fixedMachine{dispatch.Status{
+		Code: "CT0700026", Name: "Mall 3F", Location: "mall-3f", Status: "online", QueueLength: 1,
+		InkLevels: ink.Levels{Cyan: ink.OK, Magenta: ink.Low, Yellow: ink.OK, Black: ink.Unknown}, LastContact: &heard,
+	}}})
+	h := srv.SummaryHandler("1.2.3")
+
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, summary.Path, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET: %d %s", rec.Code, rec.Body)
+	}
+	s, err := summary.Parse(rec.Body.Bytes(), "CT0700026")
+	if err != nil {
+		t.Fatalf("the relay cannot read the summary: %v\n%s", err, rec.Body)
+	}
+	if s.Version != "1.2.3" || !s.Full || s.QueueCapacity != 1 || !slices.Equal(s.InkLow, []string{"magenta"}) || s.LastContact == nil || s.Current != nil || s.Failures != 0 {
+		t.Errorf("summary %+v", s)
+	}
+	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(m, summary.Path, strings.NewReader("{}")))
+		if rec.Code != http.StatusMethodNotAllowed {
+			t.Errorf("%s: %d", m, rec.Code)
+		}
 	}
 }
