@@ -400,3 +400,23 @@ func TestFleetShowsAnOlderAgent(t *testing.T) {
 		t.Errorf("the older agent's row:\n%s", between(page, `<tbody>`, `</tbody>`))
 	}
 }
+
+// Behind a TLS-terminating load balancer (a trusted proxy saying
+// X-Forwarded-Proto: https), the session cookie is Secure; the login's
+// Origin is then the https one.
+func TestFleetCookieSecureOverHTTPS(t *testing.T) {
+	f := relaytest.NewFleet(t)
+	cfg := f.Config(t)
+	cfg.TrustedProxies = []string{"127.0.0.0/8"}
+	relay := relaytest.StartRelay(t, cfg)
+	owner := newOwner(t, relay.URL)
+	tok, _ := adminToken(t, f, 0)
+	host := strings.TrimPrefix(relay.URL, "http://")
+	st, h, _ := owner.post("/fleet/login", url.Values{"token": {tok}}, "X-Forwarded-Proto", "https", "Origin", "https://"+host)
+	if st != http.StatusSeeOther || !strings.Contains(h.Get("Set-Cookie"), "; Secure") {
+		t.Errorf("login over https: %d, cookie %q", st, h.Get("Set-Cookie"))
+	}
+	if st, _, _ := owner.post("/fleet/login", url.Values{"token": {tok}}, "X-Forwarded-Proto", "https", "Origin", relay.URL); st != http.StatusForbidden {
+		t.Errorf("an http Origin for an https page: %d", st)
+	}
+}
