@@ -276,11 +276,12 @@ func (s *Server) fleetEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	s.fleetSnapshot(r)
 	var sent uint64
+	first := true
 	beat := time.NewTicker(fleetHeartbeat)
 	defer beat.Stop()
 	for {
 		snap, changed := s.fleet.current()
-		if sent == 0 || snap.version != sent {
+		if first || snap.version != sent {
 			v := s.fleetView(w, r, snap)
 			html, err := s.fleetPages.Table(v)
 			if err != nil {
@@ -298,7 +299,7 @@ func (s *Server) fleetEvents(w http.ResponseWriter, r *http.Request) {
 			if rc.Flush() != nil {
 				return
 			}
-			sent = max(snap.version, 1)
+			sent, first = snap.version, false
 		}
 		select {
 		case <-r.Context().Done():
