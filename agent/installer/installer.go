@@ -109,7 +109,8 @@ type journal struct {
 	NewManifest string `json:"new_manifest"`
 	NewVersion  string `json:"new_version"` // as the package tool says it
 	KeptFile    string `json:"kept_file"`
-	KeptVersion string `json:"kept_version"`
+	KeptVersion string `json:"kept_version"` // as the package tool says it
+	KeptRelease string `json:"kept_release"` // as the agent says it: v1.5.0
 }
 
 // Installer does one update-install run.
@@ -237,7 +238,7 @@ func (in *Installer) prepare(ctx context.Context, req Request, id string) (journ
 			return j, fail("kept package: %v", err)
 		}
 	}
-	j.KeptFile = filepath.Join(keptDir, kpkg.File)
+	j.KeptFile, j.KeptRelease = filepath.Join(keptDir, kpkg.File), km.Version
 	if j.KeptVersion, err = in.Tool.FileVersion(ctx, j.KeptFile); err != nil {
 		return j, fail("kept package: %v", err)
 	}
@@ -271,7 +272,7 @@ func (in *Installer) install(ctx context.Context, j journal) error {
 	log := in.Logger.With("version", j.Version, "from", j.From)
 	if err := in.record(j); err != nil {
 		in.cleanWork()
-		return in.finish(j, Failed, fmt.Sprintf("write %s before installing: %v; %s stays installed", StatusFile, err, j.From))
+		return in.finish(j, Failed, fmt.Sprintf("write %s before installing: %v; %s stays installed", StatusFile, err, j.KeptRelease))
 	}
 	// A health report left from before is not the new agent's.
 	if err := os.Remove(filepath.Join(in.Dir, HealthFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -316,17 +317,17 @@ func (in *Installer) backToKept(ctx context.Context, j journal, state, reason st
 	}
 	tool := context.WithoutCancel(ctx)
 	if v, err := in.Tool.Installed(tool); err == nil && v == j.KeptVersion {
-		return in.finish(j, state, fmt.Sprintf("%s; %s is still installed", reason, j.From))
+		return in.finish(j, state, fmt.Sprintf("%s; %s is still installed", reason, j.KeptRelease))
 	}
 	in.Logger.Info("update: reinstalling the kept package", "file", j.KeptFile)
 	if err := in.Tool.Reinstall(tool, j.KeptFile); err != nil {
 		in.Logger.Error("update: the rollback failed", "err", err)
-		return in.finish(j, Failed, fmt.Sprintf("%s; the rollback to %s failed too: %v", reason, j.From, err))
+		return in.finish(j, Failed, fmt.Sprintf("%s; the rollback to %s failed too: %v", reason, j.KeptRelease, err))
 	}
 	if v, err := in.Tool.Installed(tool); err != nil || v != j.KeptVersion {
 		return in.finish(j, Failed, fmt.Sprintf("%s; after the rollback %q is installed, not %s (%v)", reason, v, j.KeptVersion, err))
 	}
-	return in.finish(j, state, fmt.Sprintf("%s; %s reinstalled", reason, j.From))
+	return in.finish(j, state, fmt.Sprintf("%s; %s reinstalled", reason, j.KeptRelease))
 }
 
 // resume finishes a job a previous run left (killed, power cut).
@@ -348,7 +349,7 @@ func (in *Installer) resume(ctx context.Context, j journal) error {
 	case err == nil && v == j.NewVersion:
 		return in.await(ctx, j)
 	case err == nil && v == j.KeptVersion:
-		return in.finish(j, Failed, fmt.Sprintf("the installer was interrupted before %s was installed; %s is still installed", j.Version, j.From))
+		return in.finish(j, Failed, fmt.Sprintf("the installer was interrupted before %s was installed; %s is still installed", j.Version, j.KeptRelease))
 	default:
 		return in.backToKept(ctx, j, RolledBack, fmt.Sprintf("the installer was interrupted while installing %s (installed after repair: %q, %v)", j.Version, v, err))
 	}
