@@ -333,3 +333,25 @@ func TestFleetTwoRelaysInABrowser(t *testing.T) {
 	)
 	browse(t, ctx, "A's page ends", until(`location.pathname === "/fleet/login"`), pageShows("You were logged out."))
 }
+
+// TestIssueAdminCLI: issue-admin refuses what it cannot sign, and its
+// help is output.
+func TestIssueAdminCLI(t *testing.T) {
+	f := relaytest.NewFleet(t)
+	for _, args := range [][]string{
+		{"issue-admin", "--key", f.KeyFile},                    // no name
+		{"issue-admin", "--key", f.PubFile, "--name", "alice"}, // the public key
+		{"issue-admin", "--key", f.KeyFile, "--name", "a\tb"},  // not printable
+		{"issue-admin", "--key", f.KeyFile, "--name", "a", "--ttl", "-1h"},
+	} {
+		if out, code := runRelay(t, nil, args...); code != 1 || !strings.Contains(out, "casefleet-relay:") {
+			t.Errorf("%q: exit %d\n%s", args, code, out)
+		}
+	}
+	if out, code := runRelay(t, nil, "issue-admin", "--help"); code != 0 || !strings.Contains(out, "--name") {
+		t.Errorf("issue-admin --help: exit %d\n%s", code, out)
+	}
+	if out, code := runRelay(t, nil, "help"); code != 0 || !strings.Contains(out, "issue-admin --key FILE --name NAME") {
+		t.Errorf("the usage does not list issue-admin:\n%s", out)
+	}
+}
