@@ -57,6 +57,11 @@ type Config struct {
 	InstanceID   string `mapstructure:"instance_id"`
 	AdvertiseURL string `mapstructure:"advertise_url"`
 
+	// Agent updates (docs/updates.md): off without releases_dir.
+	ReleasesDir string `mapstructure:"releases_dir"`
+	ReleasePub  string `mapstructure:"release_pub"`
+	Rollout     string `mapstructure:"rollout"`
+
 	LeaseTTL        time.Duration `mapstructure:"lease_ttl"`
 	KeepAlive       time.Duration `mapstructure:"keepalive"`
 	RevocationsPoll time.Duration `mapstructure:"revocations_poll"`
@@ -119,6 +124,9 @@ var settings = []setting{
 	{"fleet_pub", "fleet-pub", "", "the fleet public key file (fleet.pub from keygen); required"},
 	{"public_url", "public-url", "", "public base URL of the relay, announced to agents (print-file URLs start with it); with tls_domain on :443, https://tls_domain by default"},
 	{"revocations", "revocations", "", "revocation list file (jti:<id> or machine:<CODE> per line); reloaded on change and SIGHUP"},
+	{"releases_dir", "releases-dir", "", "agent updates: directory of releases (VERSION/ with the signed manifest and packages make package wrote; docs/updates.md); empty: no updates"},
+	{"release_pub", "release-pub", "", "agent updates: the release public key (release.pub from release-keygen) that checks every manifest"},
+	{"rollout", "rollout", "", "agent updates: the rollout file (casefleet-relay rollout set writes it); reloaded on change and SIGHUP"},
 	{"redis_url", "redis-url", "", "Redis URL (redis://host:6379/0); set it to run several relays"},
 	{"redis_prefix", "redis-prefix", "casefleet:relay:", "prefix of every Redis key the relay writes"},
 	{"instance_id", "instance-id", "", "unique name of this relay among its peers (default: host name and a random suffix)"},
@@ -283,6 +291,16 @@ func (c Config) Validate() error {
 		}
 		if c.RedisPrefix == "" {
 			bad("redis_prefix", "is empty")
+		}
+	}
+	switch {
+	case c.ReleasesDir != "" && c.ReleasePub == "":
+		bad("release_pub", "is empty but releases_dir is set: give release.pub from `casefleet-relay release-keygen`, which checks every manifest")
+	case c.ReleasesDir == "" && (c.ReleasePub != "" || c.Rollout != ""):
+		bad("releases_dir", "is empty but release_pub or rollout is set: updates need the releases directory")
+	case c.ReleasesDir != "":
+		if fi, err := os.Stat(c.ReleasesDir); err != nil || !fi.IsDir() {
+			bad("releases_dir", "%q is not a directory", c.ReleasesDir)
 		}
 	}
 	if c.InstanceID == "" || len(c.InstanceID) > 128 || strings.ContainsFunc(c.InstanceID, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {

@@ -38,7 +38,10 @@ type Options struct {
 	// Machines is read at every scrape, so the tunnel gauges are never
 	// stale. Nil reports no tunnels.
 	Machines func() []Machine
-	Logger   *slog.Logger
+	// Rollout, if set, is read at every scrape: false while no rollout
+	// is in force.
+	Rollout func() (Rollout, bool)
+	Logger  *slog.Logger
 }
 
 // Metrics is the relay's registry and the metrics it updates itself. Its
@@ -118,6 +121,12 @@ func New(opt Options) *Metrics {
 	m.reg.MustRegister(
 		info, m.connects, m.disconnects, m.refusals, m.requests, m.streams, m.peers, m.dirErrors, m.rateLimited,
 		&tunnelCollector{machines: opt.Machines},
+		&rolloutCollector{rollout: func() (Rollout, bool) {
+			if opt.Rollout == nil {
+				return Rollout{}, false
+			}
+			return opt.Rollout()
+		}},
 	)
 	return m
 }

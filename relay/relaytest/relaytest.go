@@ -5,6 +5,7 @@
 package relaytest
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -160,6 +161,8 @@ type AgentOptions struct {
 	// Reconnection delays; zero means 20 ms to 250 ms, quicker than an
 	// agent's defaults (tunnel.DefaultMinBackoff, DefaultMaxBackoff).
 	MinBackoff, MaxBackoff time.Duration
+	Version                string              // announced; "test" if empty
+	RelayClient            *tunnel.RelayClient // the agent's own requests to the relay
 }
 
 // StartAgent runs a tunnel agent until the test ends (or Stop).
@@ -181,8 +184,9 @@ func StartAgent(t testing.TB, opt AgentOptions) *Agent {
 	go func() {
 		defer close(a.done)
 		err := tunnel.RunAgent(ctx, tunnel.AgentConfig{
-			RelayURL: opt.RelayURL, MachineCode: opt.Code, Token: opt.Token, Version: "test",
-			Handler: h, Logger: Logger(t, "agent "+opt.Code), KeepAlive: opt.KeepAlive,
+			RelayURL: opt.RelayURL, MachineCode: opt.Code, Token: opt.Token, Version: cmp.Or(opt.Version, "test"),
+			RelayClient: opt.RelayClient,
+			Handler:     h, Logger: Logger(t, "agent "+opt.Code), KeepAlive: opt.KeepAlive,
 			MinBackoff: opt.MinBackoff, MaxBackoff: opt.MaxBackoff,
 			OnState: a.record,
 		})

@@ -40,6 +40,7 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 		KeepAlive:    s.cfg.KeepAlive,
 		Logger:       s.log,
 		AnswerChecks: true,
+		AgentHandler: s.agentHandler(),
 	})
 	if errors.Is(err, tunnel.ErrCheckOnly) {
 		s.log.Debug("credentials checked (enroll or doctor)", "remote", o.client.String(), "machine", r.Header.Get(tunnel.HeaderMachine))

@@ -68,6 +68,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case routePeerAlive:
 		s.serveAlive(w, r)
 		return
+	case routeRollout:
+		s.serveRollout(w, r)
+		return
 	}
 
 	// Everything else is a customer's (or a printer's) request. A slow

@@ -38,7 +38,7 @@ func newRouteLabels() *routeLabels {
 		l.mux.Handle(pattern, matchedRoute)
 		l.patterns[pattern] = true
 	}
-	for _, p := range []string{"GET /healthz", "GET /readyz", "GET " + metricsPath, connectRoute, "GET " + machinesPath, "GET " + editorPath, "GET " + appPrefix, "GET " + alivePath} {
+	for _, p := range []string{"GET /healthz", "GET /readyz", "GET " + metricsPath, connectRoute, "GET " + machinesPath, "GET " + editorPath, "GET " + appPrefix, "GET " + alivePath, "GET " + rolloutPath} {
 		add(p)
 	}
 	for _, p := range []string{"GET /fleet/{$}", "GET " + fleetLoginPath, "POST " + fleetLoginPath, "POST " + fleetLogoutPath,

@@ -23,6 +23,7 @@ const (
 	routeMachineAPI           // /api/chitu/machine/CODE/...: to CODE's agent
 	routePeerAlive            // GET /relay/v1/alive?machine=CODE: from a peer relay
 	routeFleet                // /fleet/...: the fleet owner's page, never forwarded
+	routeRollout              // GET /relay/v1/rollout: the rollout's state, for the fleet owner
 )
 
 // Paths the relay serves or forwards; nothing else reaches an agent.
@@ -73,6 +74,8 @@ func classify(r *http.Request) (match, *failure) {
 		return match{kind: routeMachines}, nil
 	case p == alivePath && readOnly:
 		return match{kind: routePeerAlive}, nil
+	case p == rolloutPath && readOnly:
+		return match{kind: routeRollout}, nil
 	case p == "/fleet" || strings.HasPrefix(p, fleetPrefix):
 		return match{kind: routeFleet}, nil
 	case p == editorPath && readOnly:

@@ -23,8 +23,10 @@ import (
 	"casefleet/relay/metrics"
 	"casefleet/relay/pages"
 	"casefleet/relay/route"
+	"casefleet/relay/updates"
 	"casefleet/shared/enroll"
 	"casefleet/shared/locale"
+	"casefleet/shared/release"
 )
 
 // Server is one relay instance.
@@ -49,6 +51,8 @@ type Server struct {
 	met        *metrics.Metrics
 	metricsOut http.Handler // met's handler
 	routes     *routeLabels
+
+	updates *updates.Updates // agent updates; nil without releases_dir
 
 	pages *pages.Pages    // the relay's own pages for browsers
 	langs *locale.Matcher // picks their language
@@ -115,7 +119,20 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		pages:         pg,
 		langs:         locale.NewMatcher(),
 	}
-	s.met = metrics.New(metrics.Options{Instance: cfg.InstanceID, Version: o.version, Machines: s.machines, Logger: log})
+	if cfg.ReleasesDir != "" {
+		rpub, err := release.LoadPublicKey(cfg.ReleasePub)
+		if err != nil {
+			return nil, fmt.Errorf("release_pub: %w", err)
+		}
+		s.updates, err = updates.New(updates.Options{
+			ReleasesDir: cfg.ReleasesDir, ReleasePub: rpub, RolloutFile: cfg.Rollout,
+			RedisURL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	s.met = metrics.New(metrics.Options{Instance: cfg.InstanceID, Version: o.version, Machines: s.machines, Rollout: s.rolloutMetrics, Logger: log})
 	s.metricsOut = s.met.Handler()
 	s.revs.Store(&enroll.Revocations{})
 	if cfg.Revocations != "" {
@@ -186,6 +203,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cfg.Revocations != "" {
 		loops.Go(func() { s.watchRevocations(bg) })
 	}
+	if s.updates != nil {
+		loops.Go(func() { s.updates.Run(bg) })
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(protocolErrorListener{ln}) }()
@@ -212,6 +232,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.peers.CloseIdleConnections()
 	if s.dir != nil {
 		s.dir.Close()
+	}
+	if s.updates != nil {
+		s.updates.Close()
 	}
 	s.log.Info("relay stopped")
 	return err

@@ -5,6 +5,8 @@
 //	casefleet-relay issue --key FILE --machine CODE [--location L] [--ttl D]
 //	casefleet-relay issue-admin --key FILE --name NAME [--ttl D]
 //	casefleet-relay release-keygen --out DIR
+//	casefleet-relay rollout set --file FILE --target VERSION [--percent P] [--locations L] [--canaries C] ...
+//	casefleet-relay rollout status --relay URL [--token T]
 //	casefleet-relay run --listen ADDR --fleet-pub FILE [--public-url URL] [--redis-url URL] ...
 //	casefleet-relay qr --machine CODE [--location L] [--name N] [--public-url URL] [--out FILE]
 //	casefleet-relay qr --sheet FILE.csv [--public-url URL] --out FILE.pdf
@@ -44,6 +46,12 @@ Usage:
                                           make the release key pair (DIR/release.key signs agent
                                           releases: make package RELEASE_KEY=...; DIR/release.pub
                                           checks them)
+  casefleet-relay rollout set --file FILE --target VERSION [--percent P] [--locations L,...]
+                  [--canaries CODE,...] [--halt-after N] [--allow-downgrade]
+                  [--releases-dir DIR --release-pub FILE]
+                                          write the rollout file the relays reload (docs/updates.md)
+  casefleet-relay rollout status --relay URL [--token T]
+                                          the rollout's target, machines by state, halted or not
   casefleet-relay run --fleet-pub FILE [flags]
                                           run the relay (casefleet-relay run --help lists every flag)
   casefleet-relay qr --machine CODE [--location L] [--name N] [--public-url URL] [--out FILE]
@@ -128,6 +136,24 @@ func run(args []string) int {
 	case "release-keygen":
 		out := fs.String("out", "", "directory to write release.key and release.pub into (created if needed)")
 		exec = func() error { return releaseKeygen(*out) }
+	case "rollout":
+		if len(args) == 0 || (args[0] != "set" && args[0] != "status") {
+			fmt.Fprintf(os.Stderr, "rollout: want set or status\n\n%s", usage)
+			return 2
+		}
+		sub := args[0]
+		args = args[1:]
+		fs = pflag.NewFlagSet("casefleet-relay rollout "+sub, pflag.ContinueOnError)
+		if helpWanted(args) {
+			fs.SetOutput(os.Stdout)
+		}
+		if sub == "set" {
+			o := rolloutSetFlags(fs)
+			exec = func() error { return o.run(os.Stdout) }
+		} else {
+			o := rolloutStatusFlags(fs)
+			exec = func() error { return o.run(os.Stdout) }
+		}
 	case "run":
 		config.Flags(fs)
 		exec = func() error { return serve(fs) }
@@ -214,6 +240,7 @@ func serve(fs *pflag.FlagSet) error {
 	go func() {
 		for range hup {
 			ls.reloadTLS()
+			srv.ReloadRollout()
 			if cfg.Revocations == "" {
 				log.Info("SIGHUP: no revocation file to reload")
 				continue
