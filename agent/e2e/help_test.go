@@ -33,6 +33,8 @@ func TestEveryCommandsHelpExitsZeroOnStandardOutput(t *testing.T) {
 		{relay, []string{"keygen", "--help"}, "--out"},
 		{relay, []string{"issue", "--help"}, "--machine"},
 		{relay, []string{"release-keygen", "--help"}, "--out"},
+		{relay, []string{"rollout", "set", "--help"}, "--target"},
+		{relay, []string{"rollout", "status", "--help"}, "--relay"},
 		{relay, []string{"qr", "--help"}, "--machine"},
 		{sim, []string{"--help"}, "-machines"},
 		{sim, []string{"-h"}, "-machines"},
