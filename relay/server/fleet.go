@@ -187,13 +187,24 @@ func (f *fleetWatch) round(ctx context.Context) {
 
 	f.mu.Lock()
 	records := map[string][]byte{}
+	var stillUp []*route.Tunnel
 	for i, t := range up {
 		lm := f.local[t.Machine()]
 		if lm == nil {
 			lm = &localMachine{}
 			f.local[t.Machine()] = lm
 		}
-		lm.location, lm.since, lm.down = t.Location(), t.Since, time.Time{}
+		if !lm.since.Equal(t.Since) { // a new tunnel
+			lm.since, lm.down = t.Since, time.Time{}
+		}
+		lm.location = t.Location()
+		if !t.Up() { // went down while we asked
+			if lm.down.IsZero() {
+				lm.down = time.Now()
+			}
+		} else {
+			stillUp = append(stillUp, t)
+		}
 		if r := fetched[i]; r.sum != nil {
 			lm.sum, lm.raw, lm.fetched = r.sum, r.raw, r.at
 			rec, _ := json.Marshal(fleetRecord{Instance: f.s.cfg.InstanceID, Since: t.Since.UnixMilli(), At: r.at.UnixMilli(), Summary: r.raw})
@@ -206,7 +217,7 @@ func (f *fleetWatch) round(ctx context.Context) {
 	}
 	f.mu.Unlock()
 
-	ms, partial := f.gather(ctx, now, up, local, records)
+	ms, partial := f.gather(ctx, now, stillUp, local, records)
 	key := fleetKey(ms, partial)
 	f.mu.Lock()
 	defer f.mu.Unlock()
