@@ -56,7 +56,7 @@ type AgentConfig struct {
 	// over each tunnel while it is up (see NewRelayClient).
 	RelayClient *RelayClient
 
-	messagePerWrite bool // see linkConfig; for tests
+	older olderEnd // see linkConfig; for tests
 }
 
 // State is the tunnel's state as the agent sees it.

@@ -109,7 +109,7 @@ func (a *agent) dial(ctx context.Context, check bool) (l *link, publicURL string
 		a.logger.Warn("relay announced an unusable public URL", "err", err)
 		publicURL = ""
 	}
-	l, err = newLink(ws, linkConfig{server: true, keepAlive: a.cfg.KeepAlive, logger: a.logger, raw: raw, messagePerWrite: a.cfg.messagePerWrite})
+	l, err = newLink(ws, linkConfig{server: true, keepAlive: a.cfg.KeepAlive, logger: a.logger, raw: raw, older: a.cfg.older})
 	if err != nil {
 		return nil, "", err
 	}

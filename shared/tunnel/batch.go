@@ -15,15 +15,15 @@ const (
 )
 
 // maxBatch is the most a batch holds before yamux's writes wait for it to
-// go out: enough for a full stream window's frame and a few small ones.
-const maxBatch = 2 * streamWindow
+// go out: a few messages' worth.
+const maxBatch = 512 << 10
 
 // batchWriter stands between yamux and the WebSocket. yamux writes each
 // frame as two Writes (its header, then its body), and over a WebSocket
 // every Write is a message of its own and a syscall. batchWriter gathers
 // whole frames and writes, from a goroutine of its own, everything
 // gathered while the previous write was under way as one message (split
-// at maxMessageLen, the peers' read limit). So a small answer is one
+// at legacyMessageLen, the read limit of peers of every version). So a small answer is one
 // message instead of two, and under load many frames share one.
 //
 // WebSocket message boundaries mean nothing to the reader (both ends read
@@ -97,8 +97,9 @@ func (b *batchWriter) Write(p []byte) (int, error) {
 		return 0, b.err
 	}
 	if len(b.buf)+len(p) > cap(b.buf) {
-		// A frame's body is at most a stream window, and Write waits
-		// above maxBatch: a large buffer always has room.
+		// A frame's body is at most a stream window (maxMessageLen
+		// with its header), and Write waits above maxBatch: a large
+		// buffer always has room.
 		grown := append(getBatch(len(b.buf)+len(p)), b.buf...)
 		putBatch(b.buf)
 		b.buf = grown
@@ -171,13 +172,14 @@ func (b *batchWriter) flush() {
 	b.room.Broadcast()
 }
 
-// writeMessages writes p as WebSocket messages of at most maxMessageLen.
+// writeMessages writes p as WebSocket messages of at most
+// legacyMessageLen, which peers of every version read.
 func (b *batchWriter) writeMessages(p []byte) error {
 	if b.cork != nil {
 		b.cork.cork()
 	}
 	for len(p) > 0 {
-		n := min(len(p), maxMessageLen)
+		n := min(len(p), legacyMessageLen)
 		if _, err := b.out.Write(p[:n]); err != nil {
 			return err
 		}

@@ -35,6 +35,60 @@ func TestFrameCursorFindsTheEndsOfFrames(t *testing.T) {
 
 func slices(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
+// messageSizes records the size of each message written; it holds the
+// first write until release is closed, and closes done once want bytes
+// are written.
+type messageSizes struct {
+	release, done chan struct{}
+	want          int
+
+	once  sync.Once
+	mu    sync.Mutex
+	total int
+	sizes []int
+}
+
+func (m *messageSizes) Write(p []byte) (int, error) {
+	m.once.Do(func() { <-m.release })
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sizes = append(m.sizes, len(p))
+	if m.total += len(p); m.total == m.want {
+		close(m.done)
+	}
+	return len(p), nil
+}
+
+// A batch that grew while a write was under way (a slow link) goes out in
+// messages that every peer reads: an end of an earlier version has a read
+// limit of legacyMessageLen, and a larger message would end its tunnel.
+func TestBatchesNeverExceedTheOldestReadLimit(t *testing.T) {
+	body := make([]byte, legacyWindow) // the largest frame an old end lets us send
+	const frames = 3
+	out := &messageSizes{release: make(chan struct{}), done: make(chan struct{}), want: frames * (yamuxHeaderLen + len(body))}
+	b := newBatchWriter(out, func() {}, nil)
+	defer b.Close()
+	for i := range frames {
+		// The first frame's flush blocks in its write; the others
+		// gather into one batch behind it.
+		b.Write(yamuxHeader(yamuxTypeData, 0, uint32(i+1), uint32(len(body))))
+		b.Write(body)
+	}
+	close(out.release)
+	select {
+	case <-out.done:
+	case <-time.After(waitTimeout):
+		t.Fatalf("not all frames were written: %v", out.sizes)
+	}
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	for _, n := range out.sizes {
+		if n > legacyMessageLen {
+			t.Errorf("messages %v: one of %d bytes; an end of an earlier version reads at most %d", out.sizes, n, legacyMessageLen)
+		}
+	}
+}
+
 // transfers is what every pairing of ends must carry intact: a small GET,
 // a 5 MB upload (a customer's photo) and a 4.5 MB download (a print file).
 func checkTransfers(t *testing.T, url string) {
@@ -89,34 +143,39 @@ func bulkHandler() http.Handler {
 	})
 }
 
-// Agents and relays from before batching wrote every yamux Write as a
-// WebSocket message of its own; batching ends send fewer, larger ones
-// (never over the read limit both have always had). Both read the
-// messages as one stream, so every pairing talks.
-func TestEndsWithAndWithoutBatchingTalk(t *testing.T) {
-	for _, tc := range []struct {
-		name               string
-		oldAgent, oldRelay bool
+// Ends of three versions meet on the wire: before batching (a WebSocket
+// message per yamux Write, 256 KiB windows), batching with 256 KiB
+// windows, and this one (1 MiB windows and read limit). Every message is
+// read as part of one stream whatever its size, a window is what the
+// receiving end grants, and no end sends a message larger than the
+// smallest read limit: so every pairing talks, large transfers both ways
+// included.
+func TestEndsOfEveryVersionTalk(t *testing.T) {
+	versions := []struct {
+		name  string
+		older olderEnd
 	}{
-		{"previous agent, this relay", true, false},
-		{"this agent, previous relay", false, true},
-		{"both previous", true, true},
-		{"both batching", false, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFleet(t)
-			relay := startRelay(t, f.authenticator(), AcceptOptions{messagePerWrite: tc.oldRelay})
-			states := startAgent(t, AgentConfig{
-				RelayURL: relay.URL(), Token: f.token(t, "CT0700026"), Handler: bulkHandler(),
-				messagePerWrite: tc.oldAgent,
+		{"before batching", messagePerWriteEnd},
+		{"batching, 256 KiB window", batchingEnd},
+		{"this version", currentEnd},
+	}
+	for _, agent := range versions {
+		for _, relayEnd := range versions {
+			t.Run("agent "+agent.name+", relay "+relayEnd.name, func(t *testing.T) {
+				f := newFleet(t)
+				relay := startRelay(t, f.authenticator(), AcceptOptions{older: relayEnd.older})
+				states := startAgent(t, AgentConfig{
+					RelayURL: relay.URL(), Token: f.token(t, "CT0700026"), Handler: bulkHandler(),
+					older: agent.older,
+				})
+				states.waitFor(t, 0, waitTimeout, "connected", isConnected)
+				conn := relay.nextConn(t)
+				checkTransfers(t, relay.URL())
+				if err := conn.Alive(context.Background()); err != nil {
+					t.Errorf("the tunnel is not alive after the transfers: %v", err)
+				}
 			})
-			states.waitFor(t, 0, waitTimeout, "connected", isConnected)
-			conn := relay.nextConn(t)
-			checkTransfers(t, relay.URL())
-			if err := conn.Alive(context.Background()); err != nil {
-				t.Errorf("the tunnel is not alive after the transfers: %v", err)
-			}
-		})
+		}
 	}
 }
 

@@ -16,10 +16,16 @@ import (
 	"github.com/hashicorp/yamux"
 )
 
-// streamWindow is yamux's per-stream window (its default and minimum): how
-// much of one stream may be in flight, so how much a slow reader makes the
-// other end buffer.
-const streamWindow = 256 << 10
+// streamWindow is the most of one stream this end lets be in flight (yamux
+// starts every stream at 256 KiB and widens it as the reader keeps up), so
+// how much a slow reader makes the other end buffer. At 256 KiB, yamux's
+// default, large uploads and print files waited on window updates (see
+// BenchmarkTunnelUpload5MB, BenchmarkTunnelDownload4MB). The peer sends
+// only what this end allows, so ends of earlier versions keep theirs.
+const streamWindow = 1 << 20
+
+// legacyWindow is the window of every version before streamWindow grew.
+const legacyWindow = 256 << 10
 
 // writeTimeout bounds how long one yamux frame may wait to be written
 // before the stream that wrote it gives up. Dead links are found by the
@@ -53,10 +59,34 @@ type linkConfig struct {
 	keepAlive time.Duration
 	logger    *slog.Logger
 	raw       *corkConn // the agent's connection under the WebSocket; nil on the relay
-	// messagePerWrite sends each of yamux's writes as a message of its
-	// own, as every version before batching did: for tests that old and
-	// new ends understand each other.
-	messagePerWrite bool
+	// older makes this end behave as an earlier version did: for tests
+	// that ends of different versions understand each other.
+	older olderEnd
+}
+
+// olderEnd is an earlier version's way of using the link.
+type olderEnd int
+
+const (
+	currentEnd         olderEnd = iota
+	batchingEnd                 // batched messages, a 256 KiB window and read limit
+	messagePerWriteEnd          // a message per yamux Write, as before batching; 256 KiB
+)
+
+// window and readLimit are this end's stream window and WebSocket read
+// limit.
+func (lc linkConfig) window() uint32 {
+	if lc.older != currentEnd {
+		return legacyWindow
+	}
+	return streamWindow
+}
+
+func (lc linkConfig) readLimit() int64 {
+	if lc.older != currentEnd {
+		return legacyMessageLen
+	}
+	return maxMessageLen
 }
 
 // newLink starts yamux over ws.
@@ -65,16 +95,16 @@ func newLink(ws *websocket.Conn, lc linkConfig) (*link, error) {
 	// The link outlives the handshake's request and context; it ends with
 	// Close or when the peer goes away.
 	nc := &wsNetConn{Conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws: ws}
-	if !lc.messagePerWrite {
+	if lc.older != messagePerWriteEnd {
 		nc.batch = newBatchWriter(nc.Conn, func() { ws.CloseNow() }, lc.raw)
 	}
-	ws.SetReadLimit(maxMessageLen) // after NetConn, which lifts the limit
+	ws.SetReadLimit(lc.readLimit()) // after NetConn, which lifts the limit
 
 	cfg := yamux.DefaultConfig()
 	cfg.EnableKeepAlive = false // see keepAlive
 	cfg.KeepAliveInterval = keepAlive
 	cfg.ConnectionWriteTimeout = writeTimeout
-	cfg.MaxStreamWindowSize = streamWindow
+	cfg.MaxStreamWindowSize = lc.window()
 	cfg.StreamCloseTimeout = streamCloseTimeout
 	cfg.LogOutput = nil
 	cfg.Logger = yamuxLogger{logger}
@@ -93,12 +123,14 @@ func newLink(ws *websocket.Conn, lc linkConfig) (*link, error) {
 	return l, nil
 }
 
-// keeper pings the peer every interval and takes the link down when a
-// ping is not answered within the next interval and nothing else came from
-// the peer meanwhile (a pong can queue behind a large upload on a slow
-// link; the data arriving shows the peer is alive). yamux has a keepalive
-// of its own, but it waits up to twice its write timeout and does not say
-// why a link died.
+// keeper pings the peer every interval and takes the link down when the
+// peer sent nothing at all for one and a half intervals while a ping is
+// unanswered. Anything from the peer counts: a pong can queue behind a
+// large transfer on a slow link, but the peer's own pings (every
+// interval, both ends ping), its window updates and its data keep coming.
+// Checked every half interval, a dead or half-open link is down within
+// two intervals. yamux has a keepalive of its own, but it waits up to
+// twice its write timeout and does not say why a link died.
 //
 // It runs on a timer, not a goroutine of its own: a relay keeps thousands
 // of idle links, and a goroutine's stack for each was a tenth of the
@@ -116,30 +148,38 @@ type keeper struct {
 }
 
 func (l *link) startKeepAlive(interval time.Duration) {
-	k := &keeper{l: l, interval: interval}
+	k := &keeper{l: l, interval: interval, sent: time.Now()}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.timer = time.AfterFunc(interval, k.tick)
+	k.timer = time.AfterFunc(interval/2, k.tick)
 	l.stopKeepAlive = func() { k.timer.Stop() }
 }
 
-// tick runs every interval: it fails the link if the latest ping is
-// unanswered and the peer sent nothing since, and otherwise pings again.
+// tick runs every half interval: it fails the link if a ping is
+// unanswered and the peer has been silent for one and a half intervals,
+// and pings once an interval has passed since the last ping.
 func (k *keeper) tick() {
 	if k.l.sess.IsClosed() {
 		return
 	}
+	now := time.Now()
+	silence := k.interval * 3 / 2
 	k.mu.Lock()
-	if k.pending && !k.l.conn.heardSince(k.sent) {
+	if k.pending && !k.l.conn.heardSince(now.Add(-silence)) {
 		k.mu.Unlock()
-		k.l.fail(fmt.Errorf("peer did not answer a keepalive ping within %v", k.interval))
+		k.l.fail(fmt.Errorf("peer sent nothing for %v and did not answer a keepalive ping", silence))
 		return
 	}
-	// Answered, or busy rather than dead: ping (again).
+	k.timer.Reset(k.interval / 2)
+	if now.Sub(k.sent) < k.interval {
+		k.mu.Unlock()
+		return
+	}
+	// Time to ping (again, if the last is unanswered but the peer is
+	// busy rather than dead).
 	k.seq++
 	seq := k.seq
-	k.sent, k.pending = time.Now(), true
-	k.timer.Reset(k.interval)
+	k.sent, k.pending = now, true
 	k.mu.Unlock()
 	go k.ping(seq)
 }

@@ -36,10 +36,15 @@ func IsCheck(r *http.Request) bool { return r.Header.Get(HeaderCheck) != "" }
 // maxURLLen bounds the URLs of the handshake.
 const maxURLLen = 2048
 
-// maxMessageLen is the WebSocket read limit of both ends. yamux writes a
-// frame's 12-byte header and its body (at most one stream window, 256 KiB
-// by default) as separate messages; anything larger is not ours.
+// maxMessageLen is the WebSocket read limit: a frame's 12-byte header and
+// its body (at most one stream window) with room to spare; anything larger
+// is not ours. Ends before batching send a frame's body as one message, so
+// it must hold the largest body this end's window lets them send.
 const maxMessageLen = streamWindow + 4<<10
+
+// legacyMessageLen is the read limit of every version before streamWindow
+// grew: no message sent is larger, so that those ends read them.
+const legacyMessageLen = legacyWindow + 4<<10
 
 // maxReasonLen bounds the refusal message shown to a technician.
 const maxReasonLen = 300

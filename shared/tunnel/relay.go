@@ -47,7 +47,7 @@ type AcceptOptions struct {
 	// streams are reset. ConnFromContext tells the handler which tunnel.
 	AgentHandler http.Handler
 
-	messagePerWrite bool // see linkConfig; for tests
+	older olderEnd // see linkConfig; for tests
 }
 
 // Conn is the relay's end of one agent's tunnel.
@@ -126,7 +126,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 		// websocket.Accept has answered already.
 		return nil, fmt.Errorf("accept tunnel for %s: %w", code, err)
 	}
-	l, err := newLink(ws, linkConfig{keepAlive: keepAlive, logger: logger.With("machine", code), messagePerWrite: opts.messagePerWrite})
+	l, err := newLink(ws, linkConfig{keepAlive: keepAlive, logger: logger.With("machine", code), older: opts.older})
 	if err != nil {
 		return nil, fmt.Errorf("accept tunnel for %s: %w", code, err)
 	}

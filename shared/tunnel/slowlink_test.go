@@ -14,12 +14,12 @@ import (
 
 // A large upload over a slow link keeps the tunnel up even when the
 // keepalive's pongs queue behind the data for longer than two intervals:
-// bytes arriving from the peer show it is alive.
+// anything arriving from the peer shows it is alive.
 func TestSlowLinkUnderBulkTransferStaysUp(t *testing.T) {
-	// yamux returns window credit every 128 KiB read, so at 2 MiB/s the
-	// sender hears from the receiver about every 64 ms, within the
-	// interval, while its ping waits behind the data already buffered on
-	// the way (this test fails when only pongs count as signs of life).
+	// The sender's ping waits behind up to a window of data (1 MiB, half
+	// a second at 2 MiB/s: five intervals), but it hears the receiver's
+	// own pings every interval and its window credit every half window
+	// (this test fails when only pongs count as signs of life).
 	const keepAlive = 100 * time.Millisecond
 	f := newFleet(t)
 	relay := startRelay(t, f.authenticator(), AcceptOptions{KeepAlive: keepAlive})
