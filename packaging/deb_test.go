@@ -18,6 +18,16 @@ const (
 	agentData    = "/var/lib/casefleet"
 	agentUnit    = "/usr/lib/systemd/system/casefleet-agent.service"
 	agentWants   = "/etc/systemd/system/multi-user.target.wants/casefleet-agent.service"
+
+	// Agent updates: the root installer's units, enabled (the path unit
+	// watches for the agent's request; the service also runs at boot), its
+	// own directory, and the package format the agent updates with.
+	updatePath        = "/usr/lib/systemd/system/casefleet-agent-update.path"
+	updateService     = "/usr/lib/systemd/system/casefleet-agent-update.service"
+	updatePathWants   = "/etc/systemd/system/paths.target.wants/casefleet-agent-update.path"
+	updateServiceWant = "/etc/systemd/system/multi-user.target.wants/casefleet-agent-update.service"
+	updateWork        = "/var/lib/casefleet-update"
+	packageFormat     = "/usr/lib/casefleet-agent/package-format"
 )
 
 // TestAgentDeb installs the agent's .deb on this machine, upgrades it,
@@ -27,11 +37,14 @@ func TestAgentDeb(t *testing.T) {
 	slow(t)
 	needRoot(t)
 	needTools(t, "dpkg", "dpkg-deb", "dpkg-query", "runuser")
-	needCleanMachine(t, "casefleet-agent", agentConfig, agentData)
+	needCleanMachine(t, "casefleet-agent", agentConfig, agentData, updateWork)
 
 	v1 := only(t, buildPackages(t, "v1.0.0", "agent-deb"), "casefleet-agent_1.0.0_*.deb")
 	v2 := only(t, buildPackages(t, "v1.0.1", "agent-deb"), "casefleet-agent_1.0.1_*.deb")
-	t.Cleanup(func() { purge(t, "casefleet-agent", agentConfig+"*", agentDefault+"*", agentData) })
+	t.Cleanup(func() {
+		purge(t, "casefleet-agent", agentConfig+"*", agentDefault+"*", agentData, updateWork, updatePathWants, updateServiceWant,
+			"/var/lib/systemd/deb-systemd-helper-enabled/*casefleet-agent-update*")
+	})
 
 	run(t, "dpkg", "-i", v1)
 	t.Run("install", func(t *testing.T) {
@@ -65,12 +78,19 @@ func TestAgentDeb(t *testing.T) {
 			}
 		}
 
-		shipped, _ := os.ReadFile("agent/casefleet-agent.service")
-		if installed, _ := os.ReadFile(agentUnit); !bytes.Equal(installed, shipped) {
-			t.Error("the installed unit differs from agent/casefleet-agent.service")
+		for installed, src := range map[string]string{
+			agentUnit:     "agent/casefleet-agent.service",
+			updatePath:    "agent/casefleet-agent-update.path",
+			updateService: "agent/casefleet-agent-update.service",
+		} {
+			checkFile(t, installed, 0o644, "root", "root")
+			shipped, _ := os.ReadFile(src)
+			if got, _ := os.ReadFile(installed); !bytes.Equal(got, shipped) {
+				t.Errorf("the installed unit %s differs from %s", installed, src)
+			}
 		}
 		if _, err := exec.LookPath("systemd-analyze"); err == nil {
-			run(t, "systemd-analyze", "verify", agentUnit)
+			run(t, "systemd-analyze", "verify", agentUnit, updatePath, updateService)
 		} else {
 			t.Log("systemd-analyze is not installed: unit not verified")
 		}
@@ -103,6 +123,15 @@ func TestAgentDeb(t *testing.T) {
 		}
 		if !exists(agentWants) {
 			t.Error("the service is not enabled")
+		}
+		for _, wants := range []string{updatePathWants, updateServiceWant} {
+			if !exists(wants) {
+				t.Errorf("%s is missing: the update unit is not enabled", wants)
+			}
+		}
+		checkFile(t, packageFormat, 0o644, "root", "root")
+		if got, _ := os.ReadFile(packageFormat); string(got) != "deb" {
+			t.Errorf("%s says %q, want deb", packageFormat, got)
 		}
 		if got := run(t, "/usr/bin/casefleet-agent", "version"); got != "casefleet-agent v1.0.0\n" {
 			t.Errorf("version prints %q", got)
@@ -151,9 +180,13 @@ func TestAgentDeb(t *testing.T) {
 		}
 	})
 
+	if err := os.MkdirAll(updateWork+"/kept", 0o700); err != nil { // as the update installer leaves it
+		t.Fatal(err)
+	}
 	run(t, "dpkg", "-P", "casefleet-agent")
 	t.Run("purge removes everything", func(t *testing.T) {
-		for _, gone := range []string{agentConfig, agentDefault, agentData, agentWants, "/etc/systemd/system/casefleet-agent.service"} {
+		for _, gone := range []string{agentConfig, agentDefault, agentData, agentWants, "/etc/systemd/system/casefleet-agent.service",
+			updatePathWants, updateServiceWant, updateWork} {
 			if exists(gone) {
 				t.Errorf("%s is still there after purge", gone)
 			}

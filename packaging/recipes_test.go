@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"casefleet/agent/installer"
 )
 
 // sandbox is what both services must set: no new privileges, a read-only
@@ -92,6 +94,65 @@ func TestUnitsAreHardened(t *testing.T) {
 				t.Errorf("systemd-analyze security: exposure above 2.0 or error: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// The update installer runs as root, unlike the agent: dpkg and rpm write
+// /usr, /etc and their databases and run the package's maintainer scripts
+// (useradd, systemctl). So its unit has neither User= nor ProtectSystem=
+// nor NoNewPrivileges= (which keeps SELinux from giving rpm's scriptlets
+// their domain); the rest of the sandbox holds, and it has no network.
+func TestUpdateUnitsAreHardened(t *testing.T) {
+	path := unitDirectives(t, "agent/casefleet-agent-update.path")
+	for key, value := range map[string]string{
+		"PathChanged": filepath.Join(installer.DefaultDir, installer.RequestFile),
+		"Unit":        "casefleet-agent-update.service",
+		"WantedBy":    "paths.target",
+	} {
+		if !slices.Contains(path[key], value) {
+			t.Errorf("path unit: %s=%s missing (have %q)", key, value, path[key])
+		}
+	}
+
+	const unit = "agent/casefleet-agent-update.service"
+	got := unitDirectives(t, unit)
+	for key, value := range map[string]string{
+		"Type":      "oneshot",
+		"ExecStart": "/usr/bin/casefleet-agent update-install",
+		// Killed before it wrote its result: run again to finish; and at
+		// boot, for a power cut.
+		"Restart":                 "on-failure",
+		"WantedBy":                "multi-user.target",
+		"StateDirectory":          filepath.Base(installer.DefaultWork),
+		"StateDirectoryMode":      "0700",
+		"PrivateNetwork":          "yes",
+		"RestrictAddressFamilies": "AF_UNIX AF_NETLINK",
+		"ProtectHome":             "yes",
+		"PrivateTmp":              "yes",
+		"PrivateDevices":          "yes",
+		"ProtectKernelTunables":   "yes",
+		"ProtectKernelModules":    "yes",
+		"ProtectControlGroups":    "yes",
+		"RestrictNamespaces":      "yes",
+		"MemoryDenyWriteExecute":  "yes",
+	} {
+		if !slices.Contains(got[key], value) {
+			t.Errorf("%s=%s missing (have %q)", key, value, got[key])
+		}
+	}
+	for _, key := range []string{"User", "DynamicUser", "ProtectSystem", "NoNewPrivileges"} {
+		if len(got[key]) > 0 {
+			t.Errorf("%s=%q: the installer must be root, free to write the system", key, got[key])
+		}
+	}
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Log("systemd-analyze is not installed: exposure score not checked")
+		return
+	}
+	// 2.7 when written: root, but no network and a closed kernel.
+	out, err := exec.Command("systemd-analyze", "security", "--offline=yes", "--threshold=30", unit).CombinedOutput()
+	if err != nil {
+		t.Errorf("systemd-analyze security: exposure above 3.0 or error: %v\n%s", err, out)
 	}
 }
 

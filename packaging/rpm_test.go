@@ -33,6 +33,9 @@ func TestAgentRPM(t *testing.T) {
 		for _, want := range []string{
 			"-rwxr-xr-x root root  /usr/bin/casefleet-agent",
 			"-rw-r--r-- root root  /usr/lib/systemd/system/casefleet-agent.service",
+			"-rw-r--r-- root root  /usr/lib/systemd/system/casefleet-agent-update.service",
+			"-rw-r--r-- root root  /usr/lib/systemd/system/casefleet-agent-update.path",
+			"-rw-r--r-- root root  /usr/lib/casefleet-agent/package-format",
 			"-rw-r----- root casefleet cn /etc/casefleet/agent.yaml",
 			"-rw-r--r-- root root cn /etc/default/casefleet-agent",
 			"-rw-r--r-- root root  /usr/share/doc/casefleet-agent/technician-guide.md",
@@ -52,6 +55,7 @@ func TestAgentRPM(t *testing.T) {
 		for _, want := range []string{
 			"preinstall scriptlet", "useradd --system", // the user exists before the files land
 			"postinstall scriptlet", "enable casefleet-agent.service",
+			"enable casefleet-agent-update.path casefleet-agent-update.service", // updates
 			"preuninstall scriptlet", "disable casefleet-agent.service",
 			"postuninstall scriptlet", "try-restart casefleet-agent.service",
 		} {
@@ -84,6 +88,16 @@ func TestAgentRPM(t *testing.T) {
 		if got := run(t, filepath.Join(root, "usr/bin/casefleet-agent"), "version"); got != "casefleet-agent v1.0.1\n" {
 			t.Errorf("after the upgrade version prints %q", got)
 		}
+		// The agent updates with rpm; the installer's rollback is rpm -U
+		// --oldpackage.
+		if got, _ := os.ReadFile(filepath.Join(root, "usr/lib/casefleet-agent/package-format")); string(got) != "rpm" {
+			t.Errorf("package-format says %q, want rpm", got)
+		}
+		rpmIn("-U", "--oldpackage", "--replacepkgs", v1)
+		if got := run(t, filepath.Join(root, "usr/bin/casefleet-agent"), "version"); got != "casefleet-agent v1.0.0\n" {
+			t.Errorf("after the rollback version prints %q", got)
+		}
+		rpmIn("-U", v2)
 
 		rpmIn("-e", "casefleet-agent")
 		if exists(filepath.Join(root, "usr/bin/casefleet-agent")) {

@@ -345,6 +345,7 @@ func (in *Installer) resume(ctx context.Context, j journal) error {
 		return in.backToKept(ctx, j, RolledBack, j.Reason)
 	}
 	v, err := in.Tool.Installed(tool)
+	log.Info("update: package database repaired", "installed", v, "installed_err", err, "new", j.NewVersion, "kept", j.KeptVersion)
 	switch {
 	case err == nil && v == j.NewVersion:
 		return in.await(ctx, j)
