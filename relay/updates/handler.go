@@ -1,6 +1,7 @@
 package updates
 
 import (
+	"casefleet/shared/release"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -71,7 +72,7 @@ func (u *Updates) serveReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_report", "a report is JSON {version, from, state, reason}: "+err.Error())
 		return
 	}
-	if !parseVersion(rep.Version).ok || len(rep.Version) > 64 || len(rep.From) > 64 {
+	if !release.IsVersion(rep.Version) || len(rep.Version) > 64 || len(rep.From) > 64 {
 		writeError(w, http.StatusBadRequest, "bad_report", "version is not a version")
 		return
 	}

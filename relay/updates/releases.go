@@ -65,7 +65,7 @@ func CheckRelease(dir string, pub ed25519.PublicKey, version string) (release.Ma
 // manifest returns the signed manifest of version and what it says, or
 // why it cannot be offered.
 func (r *releases) manifest(version string) ([]byte, release.Manifest, error) {
-	if !parseVersion(version).ok || filepath.Base(version) != version {
+	if !release.IsVersion(version) || filepath.Base(version) != version {
 		return nil, release.Manifest{}, fmt.Errorf("release %q: not a version", version)
 	}
 	path := filepath.Join(r.dir, version, ManifestName(version))

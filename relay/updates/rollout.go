@@ -2,6 +2,7 @@ package updates
 
 import (
 	"bytes"
+	"casefleet/shared/release"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -76,7 +77,7 @@ func (r Rollout) Validate() error {
 		}
 		return nil
 	}
-	if !parseVersion(r.Target).ok || len(r.Target) > 64 {
+	if !release.IsVersion(r.Target) || len(r.Target) > 64 {
 		return fmt.Errorf("target: %q is not a version like v1.6.0", r.Target)
 	}
 	if r.Percent < 0 || r.Percent > 100 {

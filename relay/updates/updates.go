@@ -1,6 +1,7 @@
 package updates
 
 import (
+	"casefleet/shared/release"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -155,7 +156,7 @@ func (u *Updates) Decide(ctx context.Context, code, location, current, platform 
 	case !r.Chooses(code, location):
 		return Decision{Reason: "not in the rollout"}
 	}
-	downgrade := compareVersions(r.Target, current) < 0
+	downgrade := release.CompareVersions(r.Target, current) < 0
 	if downgrade && !r.AllowDowngrade {
 		return Decision{Reason: fmt.Sprintf("the target %s is older than %s and downgrades are not allowed", r.Target, current)}
 	}

@@ -14,24 +14,6 @@ import (
 	"casefleet/shared/release"
 )
 
-func TestCompareVersions(t *testing.T) {
-	ordered := []string{"v0.9.0", "v1.5.0-rc.1", "v1.5.0", "v1.5.0-3-gabc1234", "v1.5.0-12-gdef5678", "v1.5.1", "v1.6.0", "v10.0.0"}
-	for i, a := range ordered {
-		for j, b := range ordered {
-			want := cmpInt(i, j)
-			if got := CompareVersions(a, b); got != want {
-				t.Errorf("CompareVersions(%s, %s) = %d, want %d", a, b, got, want)
-			}
-		}
-	}
-	if CompareVersions("dev", "v0.0.1") >= 0 {
-		t.Error("a version that does not parse (dev) must sort below every release")
-	}
-	if CompareVersions("1.5.0", "v1.5.0") != 0 {
-		t.Error("the v prefix is optional")
-	}
-}
-
 func TestRolloutFile(t *testing.T) {
 	good := "target: v1.6.0\npercent: 50\nlocations: [mall-3f]\ncanaries: [CT0700026]\nhalt_after: 3\n"
 	r, err := ParseRollout([]byte(good))
@@ -244,15 +226,5 @@ func FuzzParseRollout(f *testing.F) {
 			t.Fatalf("ParseRollout accepted a rollout that does not validate: %v", verr)
 		}
 		r.Chooses("CT0700026", "mall-3f")
-	})
-}
-
-func FuzzCompareVersions(f *testing.F) {
-	f.Add("v1.5.0", "v1.5.0-3-gabc1234")
-	f.Add("v2.0.0-rc.1", "dev")
-	f.Fuzz(func(t *testing.T, a, b string) {
-		if CompareVersions(a, b) != -CompareVersions(b, a) {
-			t.Fatalf("CompareVersions(%q, %q) is not antisymmetric", a, b)
-		}
 	})
 }

@@ -137,7 +137,7 @@ func (m Manifest) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
 	}
-	if len(m.Version) > maxVersionLen || !versionPattern.MatchString(m.Version) {
+	if !IsVersion(m.Version) {
 		return bad("version %q is not like v1.5.0", truncate(m.Version))
 	}
 	if len(m.Packages) == 0 {

@@ -58,7 +58,7 @@ func (o *rolloutSet) run(stdout io.Writer) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("rollout set: %w", err)
 	}
-	if old.Target != "" && r.Target != "" && updates.CompareVersions(r.Target, old.Target) < 0 && !r.AllowDowngrade {
+	if old.Target != "" && r.Target != "" && release.CompareVersions(r.Target, old.Target) < 0 && !r.AllowDowngrade {
 		return fmt.Errorf("rollout set: %s is older than the current target %s: a downgrade needs --allow-downgrade", r.Target, old.Target)
 	}
 	if r.Target != "" && o.releasesDir != "" {
