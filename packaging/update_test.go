@@ -99,7 +99,10 @@ func TestUpdateInstallWithRealDpkg(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stage(filepath.Join(update, installer.InstalledDir), "v1.0.0", v100)
+	_, keptManifest := stage(filepath.Join(update, installer.InstalledDir), "v1.0.0", v100)
+	if err := os.Rename(keptManifest, filepath.Join(update, installer.InstalledDir, installer.KeptManifest)); err != nil {
+		t.Fatal(err)
+	}
 
 	// The installer: the real binary (v1.0.0's, from the root), as the unit
 	// runs it, pointed at the throw-away root.
@@ -217,7 +220,7 @@ exec dpkg "$@"
 			t.Errorf("dpkg-query: %q, want v1.1.0 installed", got)
 		}
 		kept, _ := filepath.Glob(filepath.Join(update, installer.InstalledDir, "*"))
-		if len(kept) != 2 || !strings.Contains(strings.Join(kept, " "), "casefleet-agent_1.1.0_") {
+		if len(kept) != 2 || !strings.Contains(strings.Join(kept, " "), "casefleet-agent_1.1.0_") || !exists(filepath.Join(update, installer.InstalledDir, installer.KeptManifest)) {
 			t.Errorf("update/installed/ holds %v, want v1.1.0's package and manifest", kept)
 		}
 	})

@@ -45,6 +45,9 @@ const (
 	ResultFile   = "result.json"
 	HealthFile   = "health.json"
 	InstalledDir = "installed" // the kept package and its manifest
+	// KeptManifest is the kept release's manifest in installed/, as the
+	// agent names it (any one *manifest.json there is read).
+	KeptManifest = "manifest.json"
 )
 
 // Result states (docs/updates.md).
@@ -414,7 +417,7 @@ func (in *Installer) promote(j journal) error {
 	if err := in.copyVerified(filepath.Join(keptDir, filepath.Base(j.NewFile)), file, release.Package{}); err != nil {
 		return err
 	}
-	manifest := filepath.Join(dir, strings.TrimPrefix(j.Version, "v")+".manifest.json")
+	manifest := filepath.Join(dir, KeptManifest)
 	if err := in.copyVerified(filepath.Join(keptDir, "manifest.json"), manifest, release.Package{}); err != nil {
 		return err
 	}

@@ -124,7 +124,10 @@ func newFixture(t *testing.T) *fixture {
 		Dir: dir, Work: filepath.Join(t.TempDir(), "work"), ReleaseKey: pub, Platform: platform,
 		Tool: f.tool, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)), Recheck: 50 * time.Millisecond,
 	}
-	f.release(filepath.Join(dir, InstalledDir), "1.0.0")
+	_, manifest := f.release(filepath.Join(dir, InstalledDir), "1.0.0")
+	if err := os.Rename(manifest, filepath.Join(dir, InstalledDir, KeptManifest)); err != nil { // as the agent names it
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -257,7 +260,7 @@ func TestHealthyUpdateKeepsTheNewPackage(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.check(Healthy, "1.1.0")
-	if got, want := f.keptFiles(), []string{"1.1.0.manifest.json", "casefleet-agent_1.1.0_amd64.deb"}; !slices.Equal(got, want) {
+	if got, want := f.keptFiles(), []string{"casefleet-agent_1.1.0_amd64.deb", "manifest.json"}; !slices.Equal(got, want) {
 		t.Errorf("update/installed/ holds %v, want %v", got, want)
 	}
 	_, calls := f.tool.state()
