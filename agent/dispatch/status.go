@@ -35,11 +35,7 @@ type Status struct {
 
 // Status reports the machine's current state.
 func (d *Dispatcher) Status() (Status, error) {
-	pending, err := d.q.Pending()
-	if err != nil {
-		return Status{}, fmt.Errorf("status of %s: %w", d.opt.MachineCode, err)
-	}
-	wait, err := d.q.EstimateWait(len(pending) + 1)
+	pending, wait, err := d.q.Line()
 	if err != nil {
 		return Status{}, fmt.Errorf("status of %s: %w", d.opt.MachineCode, err)
 	}

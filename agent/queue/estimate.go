@@ -101,11 +101,7 @@ func (q *Queue) EstimateWait(p int) (time.Duration, error) {
 		if err != nil {
 			return err
 		}
-		waitingAhead := p - 1
-		if l.active != nil {
-			waitingAhead--
-		}
-		wait = l.remaining() + time.Duration(max(waitingAhead, 0))*l.cycle
+		wait = l.waitAt(p)
 		return nil
 	})
 	if err != nil {
@@ -149,6 +145,15 @@ func (s *store) lineup() (lineup, error) {
 	}
 	l.cycle = pay + print
 	return l, nil
+}
+
+// waitAt is the estimated wait of a waiting order at position p.
+func (l *lineup) waitAt(p int) time.Duration {
+	waitingAhead := p - 1
+	if l.active != nil {
+		waitingAhead--
+	}
+	return l.remaining() + time.Duration(max(waitingAhead, 0))*l.cycle
 }
 
 // remaining is what is left of the active order's cycle.

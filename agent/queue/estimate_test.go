@@ -161,4 +161,17 @@ func TestEstimateWaitAgreesWithPositions(t *testing.T) {
 	if next, _ := q.EstimateWait(len(pending) + 1); next != sum.NextWait {
 		t.Errorf("EstimateWait for a newcomer %v, Summary.NextWait %v", next, sum.NextWait)
 	}
+	// Line reads both at once, and says the same.
+	line, next, err := q.Line()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(line) != len(pending) || next != sum.NextWait {
+		t.Errorf("Line = %d orders, next wait %v; Pending has %d, Summary.NextWait %v", len(line), next, len(pending), sum.NextWait)
+	}
+	for i := range line {
+		if line[i].ID != pending[i].ID || line[i].QueuePosition != pending[i].QueuePosition || line[i].EstimatedWaitSeconds != pending[i].EstimatedWaitSeconds {
+			t.Errorf("Line[%d] = %+v, Pending[%d] = %+v", i, line[i], i, pending[i])
+		}
+	}
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"fmt"
+	"time"
 )
 
 // Every read runs in one read-only transaction and returns orders with
@@ -97,6 +98,29 @@ func (q *Queue) Pending() ([]Order, error) {
 		return nil, fmt.Errorf("pending orders: %w", err)
 	}
 	return orders, nil
+}
+
+// Line returns the pending orders, as Pending does, and the estimated
+// wait of an order joining now, as EstimateWait(len(orders)+1) does, from
+// one reading of the line: the machine's status asks for both on every
+// poll, and reading the line is most of what a status costs.
+func (q *Queue) Line() (orders []Order, nextWait time.Duration, err error) {
+	err = q.view(func(s *store) error {
+		l, err := s.lineup()
+		if err != nil {
+			return err
+		}
+		for _, o := range l.line {
+			l.fill(&o)
+			orders = append(orders, o)
+		}
+		nextWait = l.waitAt(len(l.line) + 1)
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("line: %w", err)
+	}
+	return orders, nextWait, nil
 }
 
 // maxRecent bounds Recent, whose n may come from an operator's request.
