@@ -38,6 +38,7 @@ type Config struct {
 	PublicURL string  `mapstructure:"public_url"`
 	Image     Image   `mapstructure:"image"`
 	Push      Push    `mapstructure:"push"`
+	Update    Update  `mapstructure:"update"`
 	Log       Log     `mapstructure:"log"`
 }
 
@@ -118,6 +119,19 @@ type Push struct {
 	Subject string `mapstructure:"subject"`
 }
 
+// Update sets the agent's own updates (docs/updates.md).
+type Update struct {
+	// Enabled lets the agent fetch, check and hand over the releases the
+	// relay offers it. Default true; it still needs the release key and a
+	// packaged install (the package-format file) to update.
+	Enabled bool `mapstructure:"enabled"`
+	// ReleasePub is the release public key manifests are checked against.
+	ReleasePub string `mapstructure:"release_pub"`
+	// Window, when set, is the local time of day updates are installed in,
+	// like "02:00-05:00" (it may span midnight); always with an empty line.
+	Window string `mapstructure:"window"`
+}
+
 // Log sets logging.
 type Log struct {
 	Level  string `mapstructure:"level"`
@@ -168,6 +182,9 @@ var defaults = map[string]any{
 	"image.max_bytes":              15 << 20,
 	"image.max_pixels":             50_000_000,
 	"push.subject":                 "",
+	"update.enabled":               true,
+	"update.release_pub":           defaultReleasePub(),
+	"update.window":                "",
 	"log.level":                    "info",
 	"log.format":                   "text",
 }
@@ -186,6 +203,13 @@ func defaultDataDir() string {
 		return `C:\ProgramData\casefleet\data`
 	}
 	return "/var/lib/casefleet"
+}
+
+func defaultReleasePub() string {
+	if runtime.GOOS == "windows" {
+		return `C:\ProgramData\casefleet\release.pub`
+	}
+	return "/etc/casefleet/release.pub"
 }
 
 // Flags adds the agent's command-line flags to fs. Each flag overrides the
@@ -359,6 +383,14 @@ func (c Config) Validate() error {
 	if sub := c.Push.Subject; sub != "" && !strings.HasPrefix(sub, "mailto:") && !strings.HasPrefix(sub, "https://") {
 		bad("push.subject", "%q must be a mailto: or https: URL", sub)
 	}
+	if c.Update.ReleasePub == "" || !filepath.IsAbs(c.Update.ReleasePub) {
+		bad("update.release_pub", "%q must be an absolute path", c.Update.ReleasePub)
+	}
+	if c.Update.Window != "" {
+		if _, _, err := ParseWindow(c.Update.Window); err != nil {
+			bad("update.window", "%v", err)
+		}
+	}
 	if !oneOf(strings.ToLower(c.Log.Level), "debug", "info", "warn", "error") {
 		bad("log.level", "%q: use debug, info, warn or error", c.Log.Level)
 	}
@@ -401,4 +433,30 @@ func oneOf(s string, options ...string) bool {
 		}
 	}
 	return false
+}
+
+// ParseWindow reads a maintenance window like "02:00-05:00" (local time
+// of day; "22:00-04:00" spans midnight) as minutes after midnight.
+func ParseWindow(s string) (from, to int, err error) {
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not a window like 02:00-05:00", s)
+	}
+	parse := func(hm string) (int, error) {
+		t, err := time.Parse("15:04", strings.TrimSpace(hm))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a window like 02:00-05:00", s)
+		}
+		return t.Hour()*60 + t.Minute(), nil
+	}
+	if from, err = parse(a); err != nil {
+		return 0, 0, err
+	}
+	if to, err = parse(b); err != nil {
+		return 0, 0, err
+	}
+	if from == to {
+		return 0, 0, fmt.Errorf("%q is an empty window", s)
+	}
+	return from, to, nil
 }

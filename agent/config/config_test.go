@@ -94,6 +94,37 @@ func TestDefaultsMatchTheContract(t *testing.T) {
 	}
 }
 
+// Updates are on by default and checked against the release key the
+// packages install; a file or the environment turns them off or sets a
+// maintenance window, which may span midnight.
+func TestUpdateSettings(t *testing.T) {
+	c, err := load(t, "--config", writeFile(t, validYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Update.Enabled || c.Update.ReleasePub != defaultReleasePub() || c.Update.Window != "" {
+		t.Fatalf("update defaults: %+v", c.Update)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	t.Setenv("CASEFLEET_UPDATE_ENABLED", "false")
+	c, err = load(t, "--config", writeFile(t, validYAML+"update:\n  window: \"22:30-04:00\"\n  release_pub: /etc/kiosk/release.pub\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Update.Enabled || c.Update.Window != "22:30-04:00" || c.Update.ReleasePub != "/etc/kiosk/release.pub" {
+		t.Fatalf("update from file and env: %+v", c.Update)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a window over midnight does not validate: %v", err)
+	}
+	from, to, err := ParseWindow("22:30-04:00")
+	if err != nil || from != 22*60+30 || to != 4*60 {
+		t.Fatalf("ParseWindow = %d, %d, %v", from, to, err)
+	}
+}
+
 func TestValidateNamesEachBadKey(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -116,6 +147,10 @@ func TestValidateNamesEachBadKey(t *testing.T) {
 		{"unknown currency", func(c *Config) { c.Machine.Currency = "XYZ" }, "machine.currency"},
 		{"lower-case currency", func(c *Config) { c.Machine.Currency = "eur" }, "machine.currency"},
 		{"currency symbol", func(c *Config) { c.Machine.Currency = "€" }, "machine.currency"},
+		{"relative release key", func(c *Config) { c.Update.ReleasePub = "release.pub" }, "update.release_pub"},
+		{"window without an end", func(c *Config) { c.Update.Window = "02:00" }, "update.window"},
+		{"window past midnight's hours", func(c *Config) { c.Update.Window = "02:00-25:00" }, "update.window"},
+		{"empty window", func(c *Config) { c.Update.Window = "03:00-03:00" }, "update.window"},
 	}
 	path := writeFile(t, validYAML)
 	for _, tt := range tests {

@@ -1,0 +1,144 @@
+package update
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestCompareVersions(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		{"v1.6.0", "v1.5.0", 1},
+		{"v1.5.0", "v1.6.0", -1},
+		{"v1.5.0", "1.5.0", 0},
+		{"v1.10.0", "v1.9.3", 1},
+		{"v1.5.0-3-gabc1234", "v1.5.0", 1}, // three commits after the tag
+		{"v1.5.0-3-gabc1234", "v1.5.0-12-gdef5678", -1},
+		{"v1.6.0-rc1", "v1.6.0", -1}, // a release candidate comes before
+		{"v1.6.0-rc1", "v1.5.9", 1},
+		{"v1.5.0-dirty", "v1.5.0", 0},
+		{"v1.5.0+build7", "v1.5.0", 0},
+		{"dev", "v0.0.1", -1}, // a build by hand is older than any release
+		{"abc1234", "v1.0.0", -1},
+		{"v2", "v1.9.9", 1},
+	}
+	for _, tt := range tests {
+		if got := compareVersions(tt.a, tt.b); got != tt.want {
+			t.Errorf("compareVersions(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestPlatformIsGOOSGOARCHAndThePackageFormat(t *testing.T) {
+	tests := []struct {
+		goos, goarch, format, want string
+	}{
+		{"linux", "amd64", "deb", "linux-amd64-deb"},
+		{"linux", "arm64", "rpm", "linux-arm64-rpm"},
+		{"windows", "amd64", "msi", "windows-amd64-msi"},
+		{"linux", "386", "deb", ""},
+		{"linux", "amd64", "msi", ""},
+		{"linux", "amd64", "tar", ""},
+	}
+	for _, tt := range tests {
+		got, err := platformFor(tt.goos, tt.goarch, tt.format)
+		if got != tt.want || (tt.want == "") != (err != nil) {
+			t.Errorf("platformFor(%s, %s, %s) = %q, %v", tt.goos, tt.goarch, tt.format, got, err)
+		}
+	}
+	if _, err := Platform(filepath.Join(t.TempDir(), FormatFileName)); !errors.Is(err, errNotPackaged) {
+		t.Errorf("without the file: %v, want not installed from a package", err)
+	}
+}
+
+// On Windows the service runs msiexec from System32 on the verified MSI,
+// quiet, without restarting the PC, logging verbosely. (msiexec itself
+// only runs on Windows; here the command line is built and checked.)
+func TestMSICommand(t *testing.T) {
+	got, err := MSICommand(`C:\Windows`, `C:\ProgramData\casefleet\data\update\casefleet-agent-1.6.0-x64.msi`, `C:\ProgramData\casefleet\data\update\msiexec-v1.6.0.log`)
+	want := []string{`C:\Windows\System32\msiexec.exe`, "/i", `C:\ProgramData\casefleet\data\update\casefleet-agent-1.6.0-x64.msi`, "/qn", "/norestart", "/l*v", `C:\ProgramData\casefleet\data\update\msiexec-v1.6.0.log`}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("MSICommand = %q, %v\nwant %q", got, err, want)
+	}
+	if got, _ := MSICommand("", `D:\u\a.MSI`, `D:\u\a.log`); got[0] != `C:\Windows\System32\msiexec.exe` {
+		t.Errorf("default SystemRoot: %q", got[0])
+	}
+	for _, bad := range [][3]string{
+		{`C:\Windows`, `update\a.msi`, `C:\u\a.log`},         // relative package
+		{`C:\Windows`, `C:\u\a.msi`, `a.log`},                // relative log
+		{`C:\Windows`, `C:\u\a.exe`, `C:\u\a.log`},           // not an MSI
+		{`C:\Windows`, `C:\u\a" /quiet x.msi`, `C:\u\a.log`}, // a quote would end the argument
+		{`C:\Windows`, "C:\\u\\a\n.msi", `C:\u\a.log`},
+		{`Windows`, `C:\u\a.msi`, `C:\u\a.log`},
+	} {
+		if got, err := MSICommand(bad[0], bad[1], bad[2]); err == nil {
+			t.Errorf("MSICommand(%q) = %q, want a refusal", bad, got)
+		}
+	}
+}
+
+// After a start the agent runs its health checks until they pass, and
+// writes health.json for the installer; a check still failing at the
+// deadline makes it unhealthy, naming the check.
+func TestHealthChecksAfterAStart(t *testing.T) {
+	t.Run("healthy once the tunnel is up", func(t *testing.T) {
+		e := newEnv(t)
+		var tunnelUp atomic.Bool
+		up := make(chan struct{})
+		e.start(func(o *Options) {
+			o.Version = "v1.6.0"
+			o.Health = []HealthCheck{
+				{Name: "queue", Check: func(context.Context) error { return nil }},
+				{Name: "tunnel", Check: func(context.Context) error {
+					if !tunnelUp.Load() {
+						select {
+						case up <- struct{}{}:
+						default:
+						}
+						return errors.New("not connected")
+					}
+					return nil
+				}},
+			}
+		})
+		<-up // asked once and failed
+		tunnelUp.Store(true)
+		s := e.waitStatus("health", func(s Status) bool { return s.Health != nil })
+		var h Health
+		if _, err := readJSON(filepath.Join(e.dir, HealthFile), &h); err != nil {
+			t.Fatal(err)
+		}
+		if !h.Healthy || h.Version != "v1.6.0" || len(h.Checks) != 2 || !s.Health.Healthy {
+			t.Errorf("health.json %+v", h)
+		}
+	})
+	t.Run("unhealthy at the deadline", func(t *testing.T) {
+		e := newEnv(t)
+		e.start(func(o *Options) {
+			o.HealthDeadline = 50 * time.Millisecond
+			o.Health = []HealthCheck{
+				{Name: "queue", Check: func(context.Context) error { return nil }},
+				{Name: "printer link", Check: func(context.Context) error { return errors.New("MQTT not connected") }},
+			}
+		})
+		s := e.waitStatus("health", func(s Status) bool { return s.Health != nil })
+		raw, _ := os.ReadFile(filepath.Join(e.dir, HealthFile))
+		var h Health
+		readJSON(filepath.Join(e.dir, HealthFile), &h)
+		if h.Healthy || h.Reason != "printer link: MQTT not connected" || !strings.Contains(string(raw), `"healthy": false`) {
+			t.Errorf("health.json %s", raw)
+		}
+		if !s.Problem() || !strings.Contains(s.Summary, "this start's health checks FAILED: printer link: MQTT not connected") {
+			t.Errorf("status %+v", s)
+		}
+	})
+}
