@@ -89,7 +89,7 @@ type View struct {
 type LoginView struct {
 	Lang       locale.Language
 	URL        *url.URL
-	Problem    string        // "", "wrong", "expired", "locked", "ended"
+	Problem    string        // "", "wrong", "expired", "locked", "ended", "unavailable"
 	RetryAfter time.Duration // for "locked"
 }
 
@@ -157,7 +157,7 @@ func (pg *page) Langs() []langLink {
 func (p *Pages) Login(w io.Writer, v LoginView) error {
 	pg := &page{p: p, Lang: v.Lang, url: v.URL}
 	switch v.Problem {
-	case "wrong", "expired", "ended":
+	case "wrong", "expired", "ended", "unavailable":
 		pg.Message = pg.T("login." + v.Problem)
 	case "locked":
 		pg.Message = pg.T("login.locked", "seconds", int((v.RetryAfter+time.Second-1)/time.Second))

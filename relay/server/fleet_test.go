@@ -420,3 +420,21 @@ func TestFleetCookieSecureOverHTTPS(t *testing.T) {
 		t.Errorf("an http Origin for an https page: %d", st)
 	}
 }
+
+// A relay whose Redis does not answer cannot keep a session: a good token
+// is told to try again (503, Retry-After), not that it is wrong.
+func TestFleetLoginWithoutRedis(t *testing.T) {
+	f := relaytest.NewFleet(t)
+	cfg := f.Config(t)
+	cfg.RedisURL = "redis://127.0.0.1:1" // nothing listens there
+	relay := relaytest.StartRelay(t, cfg)
+	owner := newOwner(t, relay.URL)
+	tok, _ := adminToken(t, f, 0)
+	st, h, body := owner.post("/fleet/login?lang=en", url.Values{"token": {tok}})
+	if st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(body, "cannot keep sessions") {
+		t.Errorf("login without Redis: %d, Retry-After %q", st, h.Get("Retry-After"))
+	}
+	if st, _, _ := owner.get("/fleet/"); st != http.StatusSeeOther {
+		t.Errorf("the page without Redis: %d", st)
+	}
+}

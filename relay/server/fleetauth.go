@@ -134,6 +134,10 @@ func newFleetAuth(s *Server, now func() time.Time) *fleetAuth {
 	return a
 }
 
+// errNoSessions means the token was good but no session could be kept
+// (Redis does not answer).
+var errNoSessions = errors.New("sessions cannot be stored now")
+
 // errLocked means the client must wait before trying another token.
 type errLocked struct{ wait time.Duration }
 
@@ -161,7 +165,7 @@ func (a *fleetAuth) login(ctx context.Context, client, token string) (value stri
 	value, csrf := randomValue(), randomValue()
 	sess = fleetSession{TokenID: c.ID, Name: c.Name, CSRF: csrf, Expires: exp.Unix()}
 	if err := a.store.put(ctx, sessionKey(value), sess, exp.Sub(now)); err != nil {
-		return "", fleetSession{}, err
+		return "", fleetSession{}, fmt.Errorf("%w: %w", errNoSessions, err)
 	}
 	return value, sess, nil
 }

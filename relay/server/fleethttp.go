@@ -174,6 +174,12 @@ func (s *Server) fleetLogin(w http.ResponseWriter, r *http.Request) {
 		s.fleetLoginPage(w, r, http.StatusTooManyRequests, "locked", wait)
 		return
 	}
+	if errors.Is(err, errNoSessions) {
+		s.log.Warn("fleet login: no session store", "err", err)
+		w.Header().Set("Retry-After", "30")
+		s.fleetLoginPage(w, r, http.StatusServiceUnavailable, "unavailable", 0)
+		return
+	}
 	if err != nil {
 		problem := "wrong"
 		if !errors.Is(err, fleet.ErrNotAdminToken) {
