@@ -257,6 +257,40 @@ exec dpkg "$@"
 		t.Logf("v1.2.0 installed, waited 3 s for its health, v1.1.0 back: %v", time.Since(start).Round(10*time.Millisecond))
 	})
 
+	t.Run("a package dpkg cannot install: failed, v1.1.0 still installed", func(t *testing.T) {
+		// Signed as it is (the release's builder shipped a cut file): it
+		// passes the checks, dpkg fails in the middle of unpacking.
+		cut := brokenAgentDeb(t, "v1.3.0")
+		b, err := os.ReadFile(cut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cut, b[:len(b)*3/4], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		request("v1.3.0", "v1.1.0", cut, 30)
+		out, err := installerCmd().CombinedOutput()
+		if err != nil {
+			t.Fatalf("update-install: %v\n%s", err, out)
+		}
+		t.Logf("update-install:\n%s", out)
+		r := result()
+		if r.State != installer.Failed || r.Version != "v1.3.0" {
+			t.Errorf("result %+v", r)
+		}
+		for _, says := range []string{"v1.3.0 did not install", "dpkg --root=", "v1.1.0"} {
+			if !strings.Contains(r.Reason, says) {
+				t.Errorf("the reason %q lacks %q", r.Reason, says)
+			}
+		}
+		if got := installed(); got != "ii 1.1.0" {
+			t.Errorf("dpkg-query: %q, want v1.1.0", got)
+		}
+		if got := run(t, filepath.Join(root, "usr/bin/casefleet-agent"), "version"); got != "casefleet-agent v1.1.0\n" {
+			t.Errorf("the installed agent says %q", got)
+		}
+	})
+
 	for path, body := range queue {
 		if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, body) {
 			t.Errorf("%s changed by the updates: %q (%v)", path, got, err)

@@ -152,6 +152,14 @@ func (in *Installer) Run(ctx context.Context) error {
 		in.Logger.Error("update: the journal is unreadable: starting over from request.json", "err", err)
 	}
 
+	// Root writes result.json and status.json into the agent's directory:
+	// a real directory, not a link the agent made to somewhere else.
+	if info, err := os.Lstat(in.Dir); errors.Is(err, fs.ErrNotExist) {
+		in.Logger.Info("update: no update directory: nothing to do", "dir", in.Dir)
+		return nil
+	} else if err != nil || !info.IsDir() {
+		return fmt.Errorf("the update directory %s is not a directory (%v): not used", in.Dir, err)
+	}
 	raw, err := readLimited(filepath.Join(in.Dir, RequestFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		in.Logger.Info("update: no request: nothing to do")
@@ -198,7 +206,7 @@ func (in *Installer) prepare(ctx context.Context, req Request, id string) (journ
 		return j, fail("the request is for platform %q, this kiosk is %s", req.Platform, in.Platform)
 	}
 	for _, p := range []string{req.Package, req.Manifest} {
-		if !inside(in.Dir, p) {
+		if !filepath.IsAbs(p) || filepath.Dir(p) != filepath.Clean(in.Dir) {
 			return j, fail("%q is not a file in the update directory %s", p, in.Dir)
 		}
 	}
@@ -514,7 +522,7 @@ func (in *Installer) verified(path string) (release.Manifest, release.Package, e
 }
 
 func (in *Installer) checkFile(path string, p release.Package) error {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return err
 	}
@@ -529,7 +537,7 @@ func (in *Installer) copyVerified(src, dst string, p release.Package) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
-	from, err := os.Open(src)
+	from, err := openRegular(src)
 	if err != nil {
 		return err
 	}
@@ -584,16 +592,30 @@ func keptManifest(dir string) (string, error) {
 	return found[0], nil
 }
 
-func inside(dir, path string) bool {
-	if !filepath.IsAbs(path) {
-		return false
+// openRegular opens a file of the agent's directories, which the agent
+// (unprivileged) could have made a link to a file of root's: only a
+// regular file, the same one that was looked at, is read.
+func openRegular(path string) (*os.File, error) {
+	before, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
 	}
-	rel, err := filepath.Rel(dir, filepath.Clean(path))
-	return err == nil && rel != "." && !strings.HasPrefix(rel, "..") && !filepath.IsAbs(rel)
+	if !before.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, before.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if now, err := f.Stat(); err != nil || !os.SameFile(before, now) {
+		f.Close()
+		return nil, fmt.Errorf("%s changed while it was opened", path)
+	}
+	return f, nil
 }
 
 func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}

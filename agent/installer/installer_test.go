@@ -364,6 +364,12 @@ func TestRefusedBeforeInstalling(t *testing.T) {
 			os.WriteFile(outside, mustRead(f.t, req.Package), 0o644)
 			req.Package = outside
 		}, "is not a file in the update directory"},
+		{"package is a link to another file", func(f *fixture, req *Request) {
+			target := filepath.Join(f.t.TempDir(), "secret")
+			os.WriteFile(target, mustRead(f.t, req.Package), 0o600)
+			os.Remove(req.Package)
+			os.Symlink(target, req.Package)
+		}, "is not a regular file"},
 		{"no kept package", func(f *fixture, req *Request) { os.RemoveAll(filepath.Join(f.dir, InstalledDir)) }, "no package to roll back to"},
 		{"kept package is not the installed version", func(f *fixture, req *Request) { f.tool.installed = "1.0.5" }, "the kept package is v1.0.0 (1.0.0) but 1.0.5 is installed"},
 		{"no release key", func(f *fixture, req *Request) {
