@@ -112,8 +112,9 @@ type journal struct {
 	NewManifest string `json:"new_manifest"`
 	NewVersion  string `json:"new_version"` // as the package tool says it
 	KeptFile    string `json:"kept_file"`
-	KeptVersion string `json:"kept_version"` // as the package tool says it
-	KeptRelease string `json:"kept_release"` // as the agent says it: v1.5.0
+	KeptVersion string `json:"kept_version"`      // as the package tool says it
+	KeptRelease string `json:"kept_release"`      // as the agent says it: v1.5.0
+	Outcome     string `json:"outcome,omitempty"` // rolling back: the state the job ends in
 }
 
 // Installer does one update-install run.
@@ -322,7 +323,7 @@ func (in *Installer) await(ctx context.Context, j journal) error {
 // backToKept puts the kept version back (unless it is still installed)
 // and ends the job with state and reason.
 func (in *Installer) backToKept(ctx context.Context, j journal, state, reason string) error {
-	j.State, j.Reason = stateRollingBack, reason
+	j.State, j.Reason, j.Outcome = stateRollingBack, reason, state
 	if err := in.record(j); err != nil {
 		in.Logger.Error("update: cannot record the rollback", "err", err)
 	}
@@ -353,7 +354,7 @@ func (in *Installer) resume(ctx context.Context, j journal) error {
 		log.Error("update: repairing the package database failed", "err", err)
 	}
 	if j.State == stateRollingBack {
-		return in.backToKept(ctx, j, RolledBack, j.Reason)
+		return in.backToKept(ctx, j, or(j.Outcome, RolledBack), j.Reason)
 	}
 	v, err := in.Tool.Installed(tool)
 	log.Info("update: package database repaired", "installed", v, "installed_err", err, "new", j.NewVersion, "kept", j.KeptVersion)

@@ -500,6 +500,47 @@ func TestInterruptedJobIsFinishedByTheNextRun(t *testing.T) {
 	}
 }
 
+// Killed while rolling back a package that did not install: the next run
+// finishes the rollback and says the update failed, with the first reason.
+func TestInterruptedRollbackIsFinished(t *testing.T) {
+	f := newFixture(t)
+	f.request("1.1.0", 30)
+	f.tool.onInstall = func(string) error {
+		f.tool.installed = ""
+		return errors.New("dpkg -i: exit status 1: post-installation script returned error exit status 1")
+	}
+	// The rollback's reinstall is cut: the stand-in fails it without
+	// touching anything, and the journal stays as a killed run leaves it.
+	failing := &failingReinstall{fakeTool: f.tool}
+	f.in.Tool = failing
+	if err := f.run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// That run ended "failed" (the rollback failed too); make it as if it
+	// had been killed before it could say so.
+	os.Remove(filepath.Join(f.dir, ResultFile))
+	os.Remove(filepath.Join(f.in.Work, "done"))
+	if err := atomicWrite(filepath.Join(f.in.Work, "journal.json"), failing.journal, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.in.Tool = f.tool
+	if err := f.run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.check(Failed, "1.0.0", "v1.1.0 did not install", "post-installation script", "v1.0.0 reinstalled")
+}
+
+// failingReinstall fails the rollback, keeping the journal as it was then.
+type failingReinstall struct {
+	*fakeTool
+	journal []byte
+}
+
+func (f *failingReinstall) Reinstall(ctx context.Context, file string) error {
+	f.journal, _ = os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(file)), "journal.json"))
+	return errors.New("killed")
+}
+
 func TestNoRequestNothingToDo(t *testing.T) {
 	f := newFixture(t)
 	if err := f.run(t.Context()); err != nil {
