@@ -423,3 +423,62 @@ func (d *Directory) DeleteSession(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// Wrong logins at the fleet page, counted for all relays together (the
+// policy is the caller's: free tries, first lock, longest lock, how long
+// a client is remembered). The key is the client's address (or /64).
+
+func (d *Directory) loginKey(client string) string { return d.prefix + "flock:" + client }
+
+// LoginPolicy is how wrong logins lock a client out.
+type LoginPolicy struct {
+	Free        int           // wrong tries before the first lock
+	First, Max  time.Duration // the first lock, doubling up to Max
+	ForgetAfter time.Duration // a client that stops failing starts afresh after this
+}
+
+// loginFailedScript counts a wrong login; it returns the tries left and
+// the lock (ms) it starts.
+var loginFailedScript = redis.NewScript(`
+local c = redis.call('HINCRBY', KEYS[1], 'count', 1)
+local now, free, first, maxl, forget = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+if c < free then
+  redis.call('PEXPIRE', KEYS[1], forget)
+  return {free - c, 0}
+end
+local d = first * 2 ^ math.min(c - free, 16)
+if d > maxl then d = maxl end
+redis.call('HSET', KEYS[1], 'until', now + d)
+redis.call('PEXPIRE', KEYS[1], forget + d)
+return {0, d}`)
+
+// LoginFailed counts a wrong login by client and returns how many tries
+// it has left, and the lock it is under now.
+func (d *Directory) LoginFailed(ctx context.Context, client string, p LoginPolicy) (left int, locked time.Duration, err error) {
+	res, err := loginFailedScript.Run(ctx, d.rdb, []string{d.loginKey(client)},
+		d.now().UnixMilli(), p.Free, p.First.Milliseconds(), p.Max.Milliseconds(), p.ForgetAfter.Milliseconds()).Int64Slice()
+	if err != nil || len(res) != 2 {
+		return 0, 0, d.failed("session", fmt.Errorf("count a wrong login: %w", err))
+	}
+	return int(res[0]), time.Duration(res[1]) * time.Millisecond, nil
+}
+
+// LoginWait is how long client must wait before its next try; 0: now.
+func (d *Directory) LoginWait(ctx context.Context, client string) (time.Duration, error) {
+	v, err := d.rdb.HGet(ctx, d.loginKey(client), "until").Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, d.failed("session", fmt.Errorf("read a client's lockout: %w", err))
+	}
+	return max(0, time.Duration(v-d.now().UnixMilli())*time.Millisecond), nil
+}
+
+// LoginSucceeded forgets client's wrong logins.
+func (d *Directory) LoginSucceeded(ctx context.Context, client string) error {
+	if err := d.rdb.Del(ctx, d.loginKey(client)).Err(); err != nil {
+		return d.failed("session", fmt.Errorf("clear a client's lockout: %w", err))
+	}
+	return nil
+}

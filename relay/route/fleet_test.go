@@ -54,3 +54,33 @@ func TestGlobEscape(t *testing.T) {
 		}
 	}
 }
+
+// Wrong logins counted in Redis lock a client out for every relay: the
+// free tries, then the first lock doubling up to the longest; a right
+// login clears it; other clients are not touched.
+func TestDirectoryLoginLockout(t *testing.T) {
+	d := testDirectory(t, 10*time.Second)
+	ctx := context.Background()
+	p := LoginPolicy{Free: 3, First: 30 * time.Second, Max: 100 * time.Second, ForgetAfter: time.Hour}
+	for i, want := range []struct {
+		left   int
+		locked time.Duration
+	}{{2, 0}, {1, 0}, {0, 30 * time.Second}, {0, 60 * time.Second}, {0, 100 * time.Second}, {0, 100 * time.Second}} {
+		left, locked, err := d.LoginFailed(ctx, "192.0.2.7", p)
+		if err != nil || left != want.left || locked != want.locked {
+			t.Fatalf("wrong login %d: %d left, locked %v, %v; want %d, %v", i+1, left, locked, err, want.left, want.locked)
+		}
+	}
+	if wait, err := d.LoginWait(ctx, "192.0.2.7"); err != nil || wait <= 90*time.Second || wait > 100*time.Second {
+		t.Errorf("wait = %v, %v", wait, err)
+	}
+	if wait, _ := d.LoginWait(ctx, "192.0.2.8"); wait != 0 {
+		t.Errorf("another client waits %v", wait)
+	}
+	if err := d.LoginSucceeded(ctx, "192.0.2.7"); err != nil {
+		t.Fatal(err)
+	}
+	if wait, _ := d.LoginWait(ctx, "192.0.2.7"); wait != 0 {
+		t.Errorf("after a right login the client waits %v", wait)
+	}
+}

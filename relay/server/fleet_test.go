@@ -3,6 +3,8 @@ package server_test
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"casefleet/relay/fleet"
 	"casefleet/relay/relaytest"
 	"casefleet/shared/summary"
+	"casefleet/shared/testenv"
 )
 
 // summaryKiosk is a stand-in agent that also answers the relay's summary
@@ -437,4 +440,41 @@ func TestFleetLoginWithoutRedis(t *testing.T) {
 	if st, _, _ := owner.get("/fleet/"); st != http.StatusSeeOther {
 		t.Errorf("the page without Redis: %d", st)
 	}
+}
+
+// With Redis, the relays count a client's wrong tokens together: three at
+// one relay and two at the other lock it out of both.
+func TestFleetLockoutAcrossRelays(t *testing.T) {
+	redis := "redis://" + testenv.RedisAddr(t)
+	f := relaytest.NewFleet(t)
+	prefix := "casefleet-test:" + randomHex(t) + ":"
+	start := func(id string) *relaytest.Relay {
+		cfg := f.Config(t)
+		cfg.RedisURL, cfg.RedisPrefix, cfg.InstanceID = redis, prefix, id
+		return relaytest.StartRelay(t, cfg)
+	}
+	a, b := newOwner(t, start("relay-a").URL), newOwner(t, start("relay-b").URL)
+	for range 3 {
+		if st := a.login("cfadmin1.guess"); st != http.StatusUnauthorized {
+			t.Fatalf("a wrong token at A: %d", st)
+		}
+	}
+	if st := b.login("cfadmin1.guess"); st != http.StatusUnauthorized {
+		t.Fatalf("the fourth wrong token, at B: %d", st)
+	}
+	if st := b.login("cfadmin1.guess"); st != http.StatusTooManyRequests {
+		t.Fatalf("the fifth wrong token, at B: %d", st)
+	}
+	tok, _ := adminToken(t, f, 0)
+	if st := a.login(tok); st != http.StatusTooManyRequests {
+		t.Errorf("the right token at A during the lockout: %d", st)
+	}
+}
+
+func randomHex(t *testing.T) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
 }

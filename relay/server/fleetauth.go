@@ -121,11 +121,11 @@ type fleetAuth struct {
 	s     *Server
 	now   func() time.Time
 	store sessionStore
-	lock  *lockout
+	lock  *loginLock
 }
 
 func newFleetAuth(s *Server, now func() time.Time) *fleetAuth {
-	a := &fleetAuth{s: s, now: now, lock: newLockout(now)}
+	a := &fleetAuth{s: s, now: now, lock: &loginLock{dir: s.dir, mem: newLockout(now), log: func(msg string, err error) { s.log.Warn(msg, "err", err) }}}
 	if s.dir != nil {
 		a.store = redisSessions{s.dir}
 	} else {
@@ -146,18 +146,18 @@ func (e errLocked) Error() string { return fmt.Sprintf("locked out for %v", e.wa
 // login checks token for client; on success it starts a session and
 // returns its cookie value.
 func (a *fleetAuth) login(ctx context.Context, client, token string) (value string, sess fleetSession, err error) {
-	if wait := a.lock.wait(client); wait > 0 {
+	if wait := a.lock.wait(ctx, client); wait > 0 {
 		return "", fleetSession{}, errLocked{wait}
 	}
 	now := a.now()
 	c, err := fleet.VerifyAdmin(a.s.pub, a.s.revs.Load(), token, now)
 	if err != nil {
-		if _, locked := a.lock.failed(client); locked > 0 {
+		if locked := a.lock.failed(ctx, client); locked > 0 {
 			return "", fleetSession{}, errLocked{locked}
 		}
 		return "", fleetSession{}, err
 	}
-	a.lock.succeeded(client)
+	a.lock.succeeded(ctx, client)
 	exp := now.Add(fleetSessionLength)
 	if c.ExpiresAt != 0 && time.Unix(c.ExpiresAt, 0).Before(exp) {
 		exp = time.Unix(c.ExpiresAt, 0)

@@ -1,15 +1,19 @@
 package server
 
 import (
+	"context"
 	"sync"
 	"time"
+
+	"casefleet/relay/route"
 )
 
 // Wrong admin tokens at the fleet page's login are counted like the
-// agent's operator PIN (agent/dashboard/lockout.go), per relay: a client
-// gets freeFailures tries, then must wait firstLock; every further wrong
-// token doubles the wait, up to maxLock. A client that
-// has not failed for forgetAfter starts afresh; a right token clears it.
+// agent's operator PIN (agent/dashboard/lockout.go): a client gets
+// freeFailures tries, then must wait firstLock; every further wrong token
+// doubles the wait, up to maxLock. A client that has not failed for
+// forgetAfter starts afresh; a right token clears it. With Redis the
+// relays count together (loginLock), else each its own (lockout).
 const (
 	freeFailures = 5
 	firstLock    = 30 * time.Second
@@ -98,4 +102,52 @@ func (l *lockout) sweep(now time.Time) bool {
 		}
 	}
 	return len(l.clients) < maxClients
+}
+
+// loginLock is the lockout the fleet page's login uses: in Redis when the
+// relay has one (so the relays count a client's wrong tokens together),
+// else this relay's own. Should Redis not answer, the relay's own counts.
+type loginLock struct {
+	dir *route.Directory // nil: the relay's own only
+	mem *lockout
+	log func(msg string, err error)
+}
+
+func (l *loginLock) policy() route.LoginPolicy {
+	return route.LoginPolicy{Free: freeFailures, First: firstLock, Max: maxLock, ForgetAfter: forgetAfter}
+}
+
+// wait is how long client must wait before it may try a token.
+func (l *loginLock) wait(ctx context.Context, client string) time.Duration {
+	if l.dir != nil {
+		w, err := l.dir.LoginWait(ctx, client)
+		if err == nil {
+			return w
+		}
+		l.log("fleet lockout (Redis): this relay's own counts", err)
+	}
+	return l.mem.wait(client)
+}
+
+// failed counts a wrong token and returns the lock it starts, if any.
+func (l *loginLock) failed(ctx context.Context, client string) time.Duration {
+	if l.dir != nil {
+		_, locked, err := l.dir.LoginFailed(ctx, client, l.policy())
+		if err == nil {
+			return locked
+		}
+		l.log("fleet lockout (Redis): this relay's own counts", err)
+	}
+	_, locked := l.mem.failed(client)
+	return locked
+}
+
+// succeeded forgets client's wrong tokens.
+func (l *loginLock) succeeded(ctx context.Context, client string) {
+	if l.dir != nil {
+		if err := l.dir.LoginSucceeded(ctx, client); err != nil {
+			l.log("fleet lockout (Redis)", err)
+		}
+	}
+	l.mem.succeeded(client)
 }
