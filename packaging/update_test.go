@@ -329,7 +329,10 @@ func playAgent(ctx context.Context, bin, health string) {
 
 // brokenAgentDeb is the agent's .deb at version whose binary exits at
 // start: the same recipe through mkpkg, with a binary that fails.
-func brokenAgentDeb(t *testing.T, version string) string {
+func brokenAgentDeb(t *testing.T, version string) string { return brokenAgent(t, version, "deb") }
+
+// brokenAgent is brokenAgentDeb in format (deb or rpm).
+func brokenAgent(t *testing.T, version, format string) string {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -340,7 +343,7 @@ func brokenAgentDeb(t *testing.T, version string) string {
 	}
 	mkpkg := filepath.Join(dir, "mkpkg")
 	run(t, "go", "build", "-o", mkpkg, "./cmd/mkpkg")
-	out := run(t, mkpkg, "-recipe", "agent/nfpm.yaml", "-format", "deb", "-version", version, "-arch", runtime.GOARCH, "-bin", bin, "-out", dir)
+	out := run(t, mkpkg, "-recipe", "agent/nfpm.yaml", "-format", format, "-version", version, "-arch", runtime.GOARCH, "-bin", bin, "-out", dir)
 	return strings.TrimSpace(out)
 }
 
@@ -396,4 +399,123 @@ func copyInto(t *testing.T, root, src, dst string) {
 	}
 	os.MkdirAll(filepath.Dir(target), 0o755)
 	run(t, "cp", "-L", src, target)
+}
+
+// TestUpdateInstallWithRealRPM is the same with rpm, in a throw-away root
+// (rpm --root, scriptlets chrooted there): v1.0.0 -> v1.1.0 healthy, then a
+// v1.2.0 that exits at start rolled back with rpm -U --oldpackage. The
+// root's rpm database has nothing else, so dependencies (/bin/sh) are not
+// checked: rpm runs with --nodeps for installs there.
+func TestUpdateInstallWithRealRPM(t *testing.T) {
+	slow(t)
+	needRoot(t) // rpm --root chroots into the throw-away root to run the scriptlets
+	needTools(t, "rpm")
+	need(t, runtime.GOARCH == "amd64", "this machine is "+runtime.GOARCH, "build.sh makes amd64 packages by default: run on amd64")
+
+	v100 := only(t, buildPackages(t, "v1.0.0", "agent-rpm"), "casefleet-agent-1.0.0-1.*.rpm")
+	v110 := only(t, buildPackages(t, "v1.1.0", "agent-rpm"), "casefleet-agent-1.1.0-1.*.rpm")
+	v120 := brokenAgent(t, "v1.2.0", "rpm")
+
+	pub, priv, err := release.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := t.TempDir()
+	if err := release.WriteKeyPair(keys, pub, priv); err != nil {
+		t.Fatal(err)
+	}
+	root := throwAwayRoot(t)
+	run(t, "rpm", "--root", root, "--initdb")
+	tools := t.TempDir()
+	rpm := filepath.Join(tools, "rpm")
+	if err := os.WriteFile(rpm, []byte("#!/bin/sh\ncase \" $* \" in *\" -U \"*|*\" -i \"*) exec rpm --nodeps \"$@\" ;; esac\nexec rpm \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, rpm, "--root", root, "-i", v100)
+	installed := func() string {
+		return run(t, "rpm", "--root", root, "-q", "--qf", "%{VERSION}-%{RELEASE}\n", "casefleet-agent")
+	}
+	if got := installed(); got != "1.0.0-1\n" {
+		t.Fatalf("rpm -q after installing v1.0.0: %q", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, installer.FormatFile)); string(got) != "rpm" {
+		t.Fatalf("package-format: %q", got)
+	}
+	if passwd, _ := os.ReadFile(filepath.Join(root, "etc/passwd")); !strings.Contains(string(passwd), "\ncasefleet:") {
+		t.Fatalf("the scriptlets did not run in the root (no casefleet user):\n%s", passwd)
+	}
+
+	update := filepath.Join(root, "var/lib/casefleet/update")
+	stage := func(dir, version, file string) (pkg, manifest string) {
+		t.Helper()
+		os.MkdirAll(dir, 0o750)
+		pkg = filepath.Join(dir, filepath.Base(file))
+		run(t, "cp", file, pkg)
+		p, err := release.Describe(pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := release.Sign(priv, release.Manifest{Version: version, Created: time.Now(), Packages: []release.Package{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		manifest = filepath.Join(dir, version+".manifest.json")
+		if err := os.WriteFile(manifest, signed, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return pkg, manifest
+	}
+	_, kept := stage(filepath.Join(update, installer.InstalledDir), "v1.0.0", v100)
+	if err := os.Rename(kept, filepath.Join(update, installer.InstalledDir, installer.KeptManifest)); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "casefleet-agent")
+	run(t, "cp", filepath.Join(root, "usr/bin/casefleet-agent"), bin)
+	work := filepath.Join(t.TempDir(), "casefleet-update")
+	update1 := func(version, from, file string, deadline int) (installer.Result, string) {
+		t.Helper()
+		pkg, manifest := stage(update, version, file)
+		b, _ := json.Marshal(installer.Request{Version: version, From: from, Platform: release.LinuxAMD64RPM,
+			Package: pkg, Manifest: manifest, DeadlineSeconds: deadline})
+		if err := os.WriteFile(filepath.Join(update, installer.RequestFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "update-install", "--root", root, "--rpm", rpm, "--dir", update, "--work", work,
+			"--release-pub", filepath.Join(keys, release.PublicKeyFile)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("update-install: %v\n%s", err, out)
+		}
+		var r installer.Result
+		b, _ = os.ReadFile(filepath.Join(update, installer.ResultFile))
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("result.json %q: %v\n%s", b, err, out)
+		}
+		return r, string(out)
+	}
+
+	ctx, stop := context.WithCancel(t.Context())
+	agentDone := make(chan struct{})
+	go func() {
+		defer close(agentDone)
+		playAgent(ctx, filepath.Join(root, "usr/bin/casefleet-agent"), filepath.Join(update, installer.HealthFile))
+	}()
+	t.Cleanup(func() { stop(); <-agentDone })
+
+	if r, out := update1("v1.1.0", "v1.0.0", v110, 60); r.State != installer.Healthy {
+		t.Fatalf("v1.0.0 -> v1.1.0: %+v\n%s", r, out)
+	}
+	if got := installed(); got != "1.1.0-1\n" {
+		t.Errorf("rpm -q after the update: %q", got)
+	}
+	r, out := update1("v1.2.0", "v1.1.0", v120, 3)
+	t.Logf("update-install:\n%s", out)
+	if r.State != installer.RolledBack || !strings.Contains(r.Reason, "v1.2.0 did not report healthy within 3s; v1.1.0 reinstalled") {
+		t.Errorf("v1.1.0 -> v1.2.0: %+v", r)
+	}
+	if got := installed(); got != "1.1.0-1\n" {
+		t.Errorf("rpm -q after the rollback: %q, want only 1.1.0-1", got)
+	}
+	if got := run(t, filepath.Join(root, "usr/bin/casefleet-agent"), "version"); got != "casefleet-agent v1.1.0\n" {
+		t.Errorf("the installed agent says %q", got)
+	}
 }

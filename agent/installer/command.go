@@ -49,6 +49,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := fs.String("root", "", "install into this throw-away root (dpkg --root, rpm --root): for tests")
 	format := fs.String("format", "", "deb or rpm (default: what "+FormatFile+" says)")
 	dpkg := fs.String("dpkg", "dpkg", "the dpkg command")
+	rpm := fs.String("rpm", "rpm", "the rpm command")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -86,7 +87,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "deb":
 		tool = Dpkg{Dpkg: *dpkg, Root: *root}
 	case "rpm":
-		tool = RPM{Root: *root}
+		tool = RPM{RPM: *rpm, Root: *root}
 	default:
 		log.Error("update: unknown package format", "format", *format)
 		return 2
