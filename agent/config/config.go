@@ -383,7 +383,7 @@ func (c Config) Validate() error {
 	if sub := c.Push.Subject; sub != "" && !strings.HasPrefix(sub, "mailto:") && !strings.HasPrefix(sub, "https://") {
 		bad("push.subject", "%q must be a mailto: or https: URL", sub)
 	}
-	if c.Update.ReleasePub == "" || !filepath.IsAbs(c.Update.ReleasePub) {
+	if c.Update.ReleasePub != "" && !filepath.IsAbs(c.Update.ReleasePub) {
 		bad("update.release_pub", "%q must be an absolute path", c.Update.ReleasePub)
 	}
 	if c.Update.Window != "" {

@@ -32,6 +32,7 @@ import (
 	"casefleet/agent/printfile"
 	"casefleet/agent/queue"
 	"casefleet/agent/session"
+	"casefleet/agent/update"
 	"casefleet/shared/summary"
 	"casefleet/shared/tunnel"
 )
@@ -52,6 +53,13 @@ type Options struct {
 	// Push, when set, builds the Web Push part from the agent's store: its
 	// handler (mounted at .../push) and a background loop run with the rest.
 	Push func(p Parts) (http.Handler, func(context.Context) error, error)
+	// UpdateFormatFile is the package-format file that tells the agent it
+	// was installed from a package (and so may update itself); default
+	// update.DefaultFormatFile(). For tests.
+	UpdateFormatFile string
+	// HealthDeadline bounds the health checks after a start (health.json);
+	// default update.DefaultHealthDeadline.
+	HealthDeadline time.Duration
 }
 
 // Parts are the agent's stores, handed to optional parts.
@@ -160,7 +168,30 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Push:              pushHandler,
 		Logger:            log,
 	})
-	dash, err := dashboard.New(dashboard.Options{
+	// The agent's own updates (docs/updates.md): asked of the relay over
+	// the tunnel, handed to the root installer when the line is empty.
+	var tunnelUp atomic.Bool
+	var dash *dashboard.Dashboard
+	relayClient := tunnel.NewRelayClient()
+	upd, err := update.New(update.Options{
+		Version:        opt.Version,
+		Dir:            filepath.Join(cfg.DataDir, "update"),
+		Enabled:        cfg.Update.Enabled,
+		ReleasePub:     cfg.Update.ReleasePub,
+		FormatFile:     opt.UpdateFormatFile,
+		Window:         cfg.Update.Window,
+		Relay:          relayClient,
+		Idle:           lineIdle(disp),
+		Changes:        q.Subscribe,
+		Health:         healthChecks(cfg, q, disp, &tunnelUp),
+		HealthDeadline: opt.HealthDeadline,
+		Logger:         log.With("machine", cfg.Machine.Code),
+		OnChange:       func() { dash.UpdateChanged() },
+	})
+	if err != nil {
+		return fmt.Errorf("agent updates: %w", err)
+	}
+	dash, err = dashboard.New(dashboard.Options{
 		PIN:         cfg.LAN.OperatorPIN,
 		MachineCode: cfg.Machine.Code,
 		Name:        cfg.Machine.Name,
@@ -171,6 +202,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Queue:       q,
 		Machine:     disp,
 		Printer:     link,
+		Updates:     upd,
 		CallTimeout: cfg.Chitu.Timeout + 5*time.Second,
 		Logger:      log,
 	})
@@ -211,7 +243,6 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	var tunnelUp atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		// The LAN keeps working without mDNS: a failure here is logged,
@@ -238,9 +269,13 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 				Token:       cfg.Relay.Token,
 				Version:     opt.Version,
 				Handler:     bodyRate.Handler(met.Instrument(tunnelMux), log), // the customer API and the relay's summary
+				RelayClient: relayClient,                                      // the agent's own requests: updates
 				Logger:      log.With("machine", cfg.Machine.Code, "component", "tunnel"),
 				OnState: func(st tunnel.State) {
 					tunnelUp.Store(st.Connected)
+					if st.Connected {
+						upd.Connected() // asks the relay which version to run
+					}
 					dash.SetTunnel(st)
 					met.SetTunnel(st)
 					// The relay's announced URL is where the machine fetches
@@ -257,6 +292,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		})
 	}
 	g.Go(func() error { return disp.Run(gctx) })
+	g.Go(func() error { return upd.Run(gctx) })
 	if keep := cfg.Queue.KeepFinished; keep > 0 {
 		g.Go(func() error { return pruneFinished(gctx, q, keep, log) })
 	}
@@ -283,6 +319,62 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		opt.Ready(lanAddr)
 	}
 	return g.Wait()
+}
+
+// lineIdle tells the updater whether it may hand over: no order at the
+// printer and none in line.
+func lineIdle(disp *dispatch.Dispatcher) func() (bool, string, error) {
+	return func() (bool, string, error) {
+		st, err := disp.Status()
+		switch {
+		case err != nil:
+			return false, "", err
+		case st.CurrentOrder != "":
+			return false, "an order is at the printer", nil
+		case st.QueueLength > 0:
+			return false, fmt.Sprintf("%d order(s) in line", st.QueueLength), nil
+		case st.Status == dispatch.StatePrinting:
+			return false, "the printer is busy", nil
+		}
+		return true, "", nil
+	}
+}
+
+// healthChecks are what a newly started agent must find working within
+// the deadline (docs/updates.md, step 4): the queue opened and
+// consistent, the data directory writable, the printer link up, and the
+// tunnel connected when a relay is set. doctor's other checks (the
+// configuration, the store) have passed by the time Run gets here.
+func healthChecks(cfg config.Config, q *queue.Queue, disp *dispatch.Dispatcher, tunnelUp *atomic.Bool) []update.HealthCheck {
+	checks := []update.HealthCheck{
+		{Name: "queue", Check: func(context.Context) error { return q.Verify() }},
+		{Name: "data dir", Check: func(context.Context) error {
+			probe := filepath.Join(cfg.DataDir, "update", ".health-probe")
+			if err := os.WriteFile(probe, []byte("ok"), 0o600); err != nil {
+				return err
+			}
+			return os.Remove(probe)
+		}},
+		{Name: "printer link", Check: func(context.Context) error {
+			st, err := disp.Status()
+			if err != nil {
+				return err
+			}
+			if !st.MQTTConnected {
+				return errors.New("the printer's MQTT link is not connected")
+			}
+			return nil
+		}},
+	}
+	if cfg.Relay.URL != "" {
+		checks = append(checks, update.HealthCheck{Name: "tunnel", Check: func(context.Context) error {
+			if !tunnelUp.Load() {
+				return errors.New("not connected to the relay")
+			}
+			return nil
+		}})
+	}
+	return checks
 }
 
 // pruneInterval is how often finished orders older than

@@ -25,6 +25,7 @@ import (
 
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
+	"casefleet/agent/update"
 	"casefleet/shared/tunnel"
 )
 
@@ -59,6 +60,11 @@ type Queue interface {
 	Verify() error
 }
 
+// Updates is what the dashboard shows of the agent's own updates.
+type Updates interface {
+	Status() update.Status
+}
+
 // MinPINLength is the shortest operator PIN accepted: with the lockout,
 // six digits take years to guess.
 const MinPINLength = 6
@@ -82,6 +88,9 @@ type Options struct {
 	Queue   Queue
 	Machine Machine
 	Printer Printer
+	// Updates, if set, is the agent's updater (*update.Updater): its
+	// state is a line of the overview. Call UpdateChanged on its changes.
+	Updates Updates
 
 	// CallTimeout bounds a command to the printer; default 20s.
 	CallTimeout time.Duration
@@ -145,6 +154,10 @@ func (d *Dashboard) SetTunnel(st tunnel.State) {
 	d.mu.Unlock()
 	d.changed.notify()
 }
+
+// UpdateChanged tells the live dashboards the update state changed; call
+// it from the updater's OnChange.
+func (d *Dashboard) UpdateChanged() { d.changed.notify() }
 
 // Run follows the queue's event log for what the dashboard shows besides
 // orders (nozzle cleaning results) until ctx is done; then it ends the

@@ -49,6 +49,8 @@ type kioskOptions struct {
 	Now      func() time.Time
 	// Name and Location override the simulator's test names.
 	Name, Location string
+	// Updates is the agent's updater, if any.
+	Updates dashboard.Updates
 }
 
 // kiosk is one running agent with its dashboard.
@@ -124,6 +126,7 @@ func startKiosk(t *testing.T, ko kioskOptions) *kiosk {
 	dash, err := dashboard.New(dashboard.Options{
 		PIN: ko.PIN, MachineCode: testCode, Name: cfg.Machine.Name, Location: cfg.Machine.Location, Version: "test",
 		RelayURL: ko.RelayURL, Queue: q, Machine: disp, Printer: link, Logger: log, Now: ko.Now,
+		Updates: ko.Updates,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"casefleet/agent/dispatch"
 	"casefleet/agent/queue"
+	"casefleet/agent/update"
 	"casefleet/shared/qr"
 )
 
@@ -34,6 +35,10 @@ type State struct {
 	// Full: the line holds as many orders as it may, so new customers are
 	// refused here (and sent to other machines).
 	Full bool `json:"full"`
+	// Update is the agent's own update: the version it is on, what the
+	// relay offered, how far it got, the installer's last result (nil
+	// without an updater).
+	Update *update.Status `json:"update,omitempty"`
 	// Problems lists the parts that could not be read just now.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -149,6 +154,10 @@ func (d *Dashboard) State() State {
 		}
 	}
 	s.Nozzle = nozzle.view(now)
+	if d.opt.Updates != nil {
+		u := d.opt.Updates.Status()
+		s.Update = &u
+	}
 	link, err := d.qrLink()
 	switch {
 	case errors.Is(err, errNoRelay):

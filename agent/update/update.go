@@ -110,6 +110,9 @@ type Status struct {
 	Result   *Result    `json:"result,omitempty"` // the installer's last
 	Health   *Health    `json:"health,omitempty"` // this start's health checks
 	Summary  string     `json:"summary"`          // the whole in one line
+	// Attention: a failed update, a rollback, failed health checks (see
+	// Problem); shown in red.
+	Attention bool `json:"attention"`
 }
 
 // Updater is the agent's updater. Create it with New and run Run; call
@@ -198,7 +201,7 @@ func New(opt Options) (*Updater, error) {
 		return nil, fmt.Errorf("update directory: %w", err)
 	}
 	u.readResult()
-	u.st.Summary = u.st.summary()
+	u.st.Summary, u.st.Attention = u.st.summary(), u.st.Problem()
 	return u, nil
 }
 
@@ -583,7 +586,7 @@ func (u *Updater) setState(state, target, reason string) {
 func (u *Updater) set(fn func(*Status)) {
 	u.mu.Lock()
 	fn(&u.st)
-	u.st.Summary = u.st.summary()
+	u.st.Summary, u.st.Attention = u.st.summary(), u.st.Problem()
 	u.mu.Unlock()
 	if u.opt.OnChange != nil {
 		u.opt.OnChange()

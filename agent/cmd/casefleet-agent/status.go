@@ -16,8 +16,9 @@ import (
 	"casefleet/agent/doctor"
 )
 
-// status prints one screen about the running agent on this PC: printer,
-// queue, tunnel and the latest problems, read from its operator API.
+// status prints one screen about the running agent on this PC: version,
+// printer, queue, tunnel, the agent's update and the latest problems,
+// read from its operator API.
 func status(ctx context.Context, cfg config.Config, loadErr error, out io.Writer) int {
 	if loadErr != nil {
 		fmt.Fprintln(os.Stderr, "casefleet-agent status:", loadErr)
@@ -85,6 +86,12 @@ func printStatus(out io.Writer, st dashboard.State) {
 	}
 	fmt.Fprintf(tw, "relay\t%s\t\n", tunnel)
 	fmt.Fprintf(tw, "queue\t%d order(s)\tnew order waits about %s\n", m.QueueLength, (time.Duration(m.EstimatedWaitSeconds) * time.Second).String())
+	if u := st.Update; u != nil {
+		// The agent's own update: off, offered, downloading, waiting for
+		// an empty line, installing, or how the last one ended. The last
+		// row, and not a column: a long line leaves the table as it is.
+		fmt.Fprintf(tw, "update\t%s\n", u.Summary)
+	}
 	tw.Flush()
 	for _, o := range st.Queue {
 		where := fmt.Sprintf("#%d in line", o.Position)

@@ -169,6 +169,21 @@ function drawConnections(s) {
   const mq = s.machine.mqttConnected;
   setState($("mqtt"), mq ? "Connected" : "Down: order updates from the printer are delayed", mq ? "ok" : "bad");
   drawContact(s.machine);
+  drawUpdate(s.update);
+}
+
+// drawUpdate shows the agent's version and its own update: off, offered,
+// downloading, waiting for an empty line, installing, or how the last one
+// ended (the summary is the agent's, the same line as `casefleet-agent
+// status` prints).
+function drawUpdate(u) {
+  $("update-h").hidden = $("update").hidden = !u;
+  if (!u) return;
+  let cls = "ok";
+  if (u.attention) cls = "bad";
+  else if (["downloading", "ready", "installing"].includes(u.state)) cls = "warn";
+  else if (u.state === "off" || !u.state) cls = "muted";
+  setState($("update"), "Agent " + u.version + ": " + u.summary, cls);
 }
 
 // relayReason says in words why the relay cannot be reached, from the
