@@ -28,6 +28,7 @@ func TestEveryCommandsHelpExitsZeroOnStandardOutput(t *testing.T) {
 		{agent, []string{"enroll", "--help"}, "--token"},
 		{agent, []string{"discover", "--help"}, "--timeout"},
 		{agent, []string{"discover", "-h"}, "--timeout"},
+		{agent, []string{"update-install", "--help"}, "--release-pub"},
 		{relay, []string{"--help"}, "keygen"},
 		{relay, []string{"run", "--help"}, "--listen"},
 		{relay, []string{"keygen", "--help"}, "--out"},
