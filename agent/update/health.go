@@ -82,6 +82,29 @@ func (u *Updater) writeHealth(results []CheckResult) {
 		u.log.Error("health checks failed", "version", h.Version, "failed", h.Reason)
 	}
 	u.set(func(s *Status) { s.Health = &h })
+	if selfResult {
+		u.resultOfOwnInstall(h)
+	}
+}
+
+// resultOfOwnInstall writes result.json where no installer does (Windows:
+// the service ran msiexec itself): after an install of this very version,
+// the health checks' outcome is the install's result. There is no
+// automatic rollback there yet; an unhealthy version is reported failed,
+// with the way back in the reason.
+func (u *Updater) resultOfOwnInstall(h Health) {
+	var req Request
+	if _, err := readJSON(u.files.Request(), &req); err != nil || req.Version != u.opt.Version || !installing(u.files) {
+		return
+	}
+	r := Result{Version: req.Version, From: req.From, State: StateHealthy}
+	if !h.Healthy {
+		r.State = StateFailed
+		r.Reason = "installed but its health checks failed: " + h.Reason + "; no automatic rollback on Windows: reinstall the MSI kept in " + u.files.Installed()
+	}
+	if err := writeJSON(u.files.Result(), r); err != nil {
+		u.log.Error("write result.json", "err", err)
+	}
 }
 
 // readResult shows the installer's last result.json, if any.
@@ -95,18 +118,25 @@ func (u *Updater) readResult() {
 // reportResult reports the installer's result.json to the relay, once:
 // what was reported is remembered in reported.json (by its hash), so a
 // restart does not report it again, and a report the relay did not take
-// is sent at the next connection.
-func (u *Updater) reportResult(ctx context.Context) {
+// is sent again at the next question (ask).
+func (u *Updater) reportResult(ctx context.Context, ask bool) {
 	var r Result
 	data, err := readJSON(u.files.Result(), &r)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	if err != nil {
-		u.log.Error("unreadable installer result", "err", err)
+		if msg := err.Error(); msg != u.tried {
+			u.tried = msg
+			u.log.Error("unreadable installer result", "err", err)
+		}
 		return
 	}
 	sum := sha256.Sum256(data)
+	if !ask && u.tried == string(sum[:]) {
+		return // tried and not taken: again at the next question
+	}
+	u.tried = string(sum[:])
 	var done struct {
 		SHA256 []byte `json:"sha256"`
 	}

@@ -317,6 +317,7 @@ func (e *env) start(mods ...func(*Options)) *Updater {
 	if e.openFile != nil {
 		u.openFile = e.openFile
 	}
+	u.resultPoll = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -52,6 +52,9 @@ const (
 	DefaultIdlePoll        = 15 * time.Second
 	DefaultDeadlineSeconds = 180
 	DefaultHealthDeadline  = 2 * time.Minute
+	// resultPoll is how often result.json is looked for while the
+	// installer has a request: its result is reported within seconds.
+	resultPoll = 5 * time.Second
 )
 
 // Options configure an Updater.
@@ -118,14 +121,15 @@ type Status struct {
 // Updater is the agent's updater. Create it with New and run Run; call
 // Connected when the tunnel comes up.
 type Updater struct {
-	opt      Options
-	log      *slog.Logger
-	files    Files
-	platform string
-	pub      ed25519.PublicKey
-	window   *[2]int
-	kick     chan struct{}
-	openFile func(string, int, fs.FileMode) (*os.File, error) // os.OpenFile; tests give a full disk
+	opt        Options
+	log        *slog.Logger
+	files      Files
+	platform   string
+	pub        ed25519.PublicKey
+	window     *[2]int
+	kick       chan struct{}
+	openFile   func(string, int, fs.FileMode) (*os.File, error) // os.OpenFile; tests give a full disk
+	resultPoll time.Duration
 
 	mu      sync.Mutex
 	st      Status
@@ -136,6 +140,7 @@ type Updater struct {
 	pending  []report // not yet accepted by the relay
 	sent     report   // the last report accepted
 	lastWarn string   // the last relay trouble logged
+	tried    string   // the result.json (hash) last tried: retried at questions only
 }
 
 // New checks the options. Updates are off, said once in the log, when
@@ -169,7 +174,7 @@ func New(opt Options) (*Updater, error) {
 	if opt.Install == nil {
 		opt.Install = platformInstall(opt.Dir)
 	}
-	u := &Updater{opt: opt, log: opt.Logger.With("component", "update"), files: Files{Dir: opt.Dir}, kick: make(chan struct{}, 1), openFile: os.OpenFile}
+	u := &Updater{opt: opt, log: opt.Logger.With("component", "update"), files: Files{Dir: opt.Dir}, kick: make(chan struct{}, 1), openFile: os.OpenFile, resultPoll: resultPoll}
 	if opt.Window != "" {
 		from, to, err := config.ParseWindow(opt.Window)
 		if err != nil {
@@ -251,9 +256,13 @@ func (u *Updater) Run(ctx context.Context) error {
 		var poll <-chan time.Time
 		var wake <-chan struct{}
 		var timer *time.Timer
-		if u.ready != nil {
+		switch {
+		case u.ready != nil: // waiting for an empty line
 			timer = time.NewTimer(u.opt.IdlePoll)
 			poll, wake = timer.C, changes
+		case installing(u.files): // waiting for the installer's result
+			timer = time.NewTimer(u.resultPoll)
+			poll = timer.C
 		}
 		select {
 		case <-ctx.Done():
@@ -274,9 +283,7 @@ func (u *Updater) Run(ctx context.Context) error {
 // round is one turn of the loop: reports first, then (if ask) the
 // relay's answer, then the install when its time has come.
 func (u *Updater) round(ctx context.Context, ask bool) {
-	if ask {
-		u.reportResult(ctx)
-	}
+	u.reportResult(ctx, ask) // the installer's result, once
 	u.flush(ctx)
 	if u.pub == nil {
 		return
@@ -309,7 +316,11 @@ func (u *Updater) check(ctx context.Context) {
 	now := u.opt.Now()
 	u.set(func(s *Status) { s.Checked = &now })
 	if installing(u.files) {
-		return // handed over already: the installer's result comes first
+		// Handed over already: the installer's result comes first.
+		var req Request
+		readJSON(u.files.Request(), &req)
+		u.setState(StateInstalling, req.Version, "handed to the installer, no result yet")
+		return
 	}
 	if o.Target == "" || o.Target == u.opt.Version {
 		if u.ready != nil {

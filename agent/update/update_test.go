@@ -405,3 +405,26 @@ func TestInWindow(t *testing.T) {
 		}
 	}
 }
+
+// The installer's result is reported as soon as it is written, not at
+// the next question; an agent started while the installer has the
+// request says so and prepares nothing else meanwhile.
+func TestTheResultIsReportedAsSoonAsTheInstallerWritesIt(t *testing.T) {
+	e := newEnv(t)
+	e.release(running, 500, nil)
+	e.offer(newer, 1000, nil)
+	e.start().Connected()
+	e.waitReport(StateInstalling)
+
+	// The next start (the old agent, say, while the installer waits for
+	// the new one's health) shows the hand-over.
+	u := e.start()
+	u.Connected()
+	e.waitStatus("the hand-over shown", func(s Status) bool {
+		return s.State == StateInstalling && s.Target == newer && s.Reason == "handed to the installer, no result yet"
+	})
+	writeJSON(filepath.Join(e.dir, ResultFile), Result{Version: newer, From: running, State: StateHealthy, Reason: "v1.6.0 reported healthy"})
+	if r := e.waitReport(StateHealthy); r.Version != newer || r.From != running {
+		t.Errorf("report %+v", r)
+	}
+}
