@@ -51,6 +51,7 @@ type offer struct {
 	Target    string `json:"target"`
 	Manifest  string `json:"manifest"`
 	Downgrade bool   `json:"downgrade"`
+	Reason    string `json:"reason"` // why the machine stays, when Target is ""
 }
 
 // report is the body of POST /relay/v1/update/report.
@@ -60,6 +61,10 @@ type report struct {
 	State   string `json:"state"`
 	Reason  string `json:"reason,omitempty"`
 }
+
+// maxReason bounds a reported reason: the relay takes reports of up to
+// 4 KiB.
+const maxReason = 1000
 
 // maxOffer bounds the relay's answer: a signed manifest and a little more.
 const maxOffer = 2*release.MaxSignedSize + 4<<10

@@ -14,7 +14,7 @@ func (s Status) summary() string {
 	case StateCurrent:
 		line = "no update offered"
 		if s.Checked != nil {
-			line += " (the relay asked at " + s.Checked.Local().Format("15:04") + ")"
+			line += " (asked the relay at " + s.Checked.Local().Format("15:04") + ")"
 		}
 	case StateDownloading:
 		line = "downloading " + s.Target

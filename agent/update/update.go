@@ -327,7 +327,7 @@ func (u *Updater) check(ctx context.Context) {
 			u.log.Info("the relay no longer offers the prepared update: not installing it", "version", u.ready.Version)
 			u.ready = nil
 		}
-		u.setState(StateCurrent, "", "")
+		u.setState(StateCurrent, "", clip(o.Reason, 200))
 		return
 	}
 	u.mu.Lock()
@@ -531,6 +531,20 @@ func installing(f Files) bool {
 	return true
 }
 
+// clip cuts s to at most n bytes of printable text.
+func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "") + "..."
+	}
+	return s
+}
+
 func inWindow(w [2]int, t time.Time) bool {
 	m := t.Hour()*60 + t.Minute()
 	if w[0] < w[1] {
@@ -556,6 +570,9 @@ func (u *Updater) fail(version string, err error) {
 // queue adds a report to send; the same report twice in a row is sent
 // once.
 func (u *Updater) queue(r report) {
+	if len(r.Reason) > maxReason {
+		r.Reason = strings.ToValidUTF8(r.Reason[:maxReason], "") + "..."
+	}
 	if n := len(u.pending); (n > 0 && u.pending[n-1] == r) || (n == 0 && u.sent == r) {
 		return
 	}

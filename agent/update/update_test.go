@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"casefleet/shared/release"
 )
@@ -426,5 +427,28 @@ func TestTheResultIsReportedAsSoonAsTheInstallerWritesIt(t *testing.T) {
 	writeJSON(filepath.Join(e.dir, ResultFile), Result{Version: newer, From: running, State: StateHealthy, Reason: "v1.6.0 reported healthy"})
 	if r := e.waitReport(StateHealthy); r.Version != newer || r.From != running {
 		t.Errorf("report %+v", r)
+	}
+}
+
+// When the relay says to stay, its reason (a halted rollout, say) is
+// what operators see.
+func TestTheRelaysReasonToStayIsShown(t *testing.T) {
+	e := newEnv(t)
+	e.relay.mu.Lock()
+	e.relay.offer = map[string]any{"target": "", "halted": true, "reason": "the rollout of v1.6.0 halted itself: 2 machines failed or rolled back"}
+	e.relay.mu.Unlock()
+	e.start().Connected()
+	s := e.waitState(StateCurrent)
+	if !strings.Contains(s.Summary, "no update offered (asked the relay at ") || !strings.HasSuffix(s.Summary, "): the rollout of v1.6.0 halted itself: 2 machines failed or rolled back") {
+		t.Errorf("summary %q", s.Summary)
+	}
+}
+
+// A reason is cut to what the relay takes in a report (4 KiB at most).
+func TestAReportsReasonIsCut(t *testing.T) {
+	u := &Updater{}
+	u.queue(report{Version: newer, From: running, State: StateFailed, Reason: strings.Repeat("é", 5000)})
+	if r := u.pending[0].Reason; len(r) > maxReason+3 || !strings.HasSuffix(r, "...") || !utf8.ValidString(r) {
+		t.Errorf("reason of %d bytes", len(r))
 	}
 }
