@@ -11,6 +11,9 @@ func (s Status) summary() string {
 		line = "updates off: " + s.Reason
 	case "":
 		line = "not asked the relay yet"
+		if s.Reason != "" {
+			line = "no answer from the relay"
+		}
 	case StateCurrent:
 		line = "no update offered"
 		if s.Checked != nil {

@@ -2,6 +2,7 @@ package update
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -83,4 +84,61 @@ func TestThroughTheTunnelACutDownloadResumes(t *testing.T) {
 		t.Errorf("the relay served %d package bytes, want %d (resumed at %d)", served, want, resumedAt)
 	}
 	e.waitReport(StateInstalling)
+}
+
+// A relay of an earlier version resets the agent's streams: the agent
+// says so once in the log and in its status, and carries on.
+func TestARelayWithoutTheUpdateAPI(t *testing.T) {
+	e := newEnv(t)
+	pub, priv, _ := enroll.GenerateKey()
+	v := &enroll.Verifier{PublicKey: pub}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tunnel.Accept(w, r, tunnel.AcceptOptions{ // no AgentHandler
+			Authenticate: func(_ *http.Request, code, tok string) (enroll.Claims, error) { return v.VerifyFor(code, tok) },
+		})
+	}))
+	t.Cleanup(srv.Close)
+	rc := tunnel.NewRelayClient()
+	answered := make(chan error, 10)
+	u := e.start(func(o *Options) { o.Relay = doneRelay{rc, answered} })
+	token, _ := enroll.Issue(priv, enroll.Claims{Machine: "CT0700026"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tunnel.RunAgent(ctx, tunnel.AgentConfig{RelayURL: srv.URL, MachineCode: "CT0700026", Token: token,
+			Handler: http.NotFoundHandler(), RelayClient: rc,
+			OnState: func(st tunnel.State) {
+				if st.Connected {
+					u.Connected()
+				}
+			}})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	s := e.waitStatus("the relay's silence", func(s Status) bool { return strings.Contains(s.Reason, "a relay of an earlier version serves no updates") })
+	if s.State != "" || !strings.HasPrefix(s.Summary, "no answer from the relay: ") || s.Attention {
+		t.Errorf("status %+v", s)
+	}
+	<-answered
+	u.Connected()
+	if err := <-answered; err == nil || errors.Is(err, tunnel.ErrNotConnected) {
+		t.Fatalf("asked again: %v, want the stream refused", err)
+	}
+	u.Connected() // the third question comes after the second round is over
+	<-answered
+	if n := strings.Count(e.log.String(), "the relay did not say"); n != 1 {
+		t.Errorf("said %d times in the log", n)
+	}
+}
+
+// doneRelay tells each request's outcome.
+type doneRelay struct {
+	Relay
+	done chan<- error
+}
+
+func (d doneRelay) Do(r *http.Request) (*http.Response, error) {
+	resp, err := d.Relay.Do(r)
+	d.done <- err
+	return resp, err
 }

@@ -310,6 +310,11 @@ func (u *Updater) check(ctx context.Context) {
 			u.lastWarn = msg
 			u.log.Warn("the relay did not say which version to run (a relay of an earlier version serves no updates)", "err", err)
 		}
+		u.set(func(s *Status) {
+			if s.State == "" || s.State == StateCurrent {
+				s.Reason = clip("the relay did not say which version to run (a relay of an earlier version serves no updates): "+err.Error(), 300)
+			}
+		})
 		return
 	}
 	u.lastWarn = ""
