@@ -115,7 +115,9 @@ func TestARelayWithoutTheUpdateAPI(t *testing.T) {
 			}})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	s := e.waitStatus("the relay's silence", func(s Status) bool { return strings.Contains(s.Reason, "a relay of an earlier version serves no updates") })
+	s := e.waitStatus("the relay's silence", func(s Status) bool {
+		return strings.Contains(s.Reason, "a relay of an earlier version serves no updates")
+	})
 	if s.State != "" || !strings.HasPrefix(s.Summary, "no answer from the relay: ") || s.Attention {
 		t.Errorf("status %+v", s)
 	}
