@@ -81,7 +81,19 @@ func (u *Updater) writeHealth(results []CheckResult) {
 	} else {
 		u.log.Error("health checks failed", "version", h.Version, "failed", h.Reason)
 	}
-	u.set(func(s *Status) { s.Health = &h })
+	// Operators see the checks of a start that follows an install of this
+	// version; after an ordinary restart the dashboard's other lines say
+	// what is down.
+	var req Request
+	afterInstall := false
+	if _, err := readJSON(u.files.Request(), &req); err == nil && req.Version == u.opt.Version {
+		afterInstall = true
+	}
+	u.set(func(s *Status) {
+		if afterInstall {
+			s.Health = &h
+		}
+	})
 	if selfResult {
 		u.resultOfOwnInstall(h)
 	}

@@ -88,10 +88,14 @@ func TestMSICommand(t *testing.T) {
 
 // After a start the agent runs its health checks until they pass, and
 // writes health.json for the installer; a check still failing at the
-// deadline makes it unhealthy, naming the check.
+// deadline makes it unhealthy, naming the check. After an install of its
+// version operators see them too; after an ordinary restart only the file
+// is written.
 func TestHealthChecksAfterAStart(t *testing.T) {
 	t.Run("healthy once the tunnel is up", func(t *testing.T) {
 		e := newEnv(t)
+		os.MkdirAll(e.dir, 0o750)
+		writeJSON(filepath.Join(e.dir, RequestFile), Request{Version: "v1.6.0", From: "v1.5.0"})
 		var tunnelUp atomic.Bool
 		up := make(chan struct{})
 		e.start(func(o *Options) {
@@ -123,6 +127,8 @@ func TestHealthChecksAfterAStart(t *testing.T) {
 	})
 	t.Run("unhealthy at the deadline", func(t *testing.T) {
 		e := newEnv(t)
+		os.MkdirAll(e.dir, 0o750)
+		writeJSON(filepath.Join(e.dir, RequestFile), Request{Version: "v1.5.0", From: "v1.4.0"})
 		e.start(func(o *Options) {
 			o.HealthDeadline = 50 * time.Millisecond
 			o.Health = []HealthCheck{
@@ -177,5 +183,19 @@ func TestOnWindowsTheNewAgentWritesTheResult(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(e.dir, ResultFile)); err == nil {
 			t.Error("a result for a start that was not an install")
 		}
+	}
+}
+
+func TestAnOrdinaryRestartsHealthIsNotShown(t *testing.T) {
+	e := newEnv(t)
+	e.start(func(o *Options) {
+		o.HealthDeadline = time.Millisecond
+		o.Health = []HealthCheck{{Name: "tunnel", Check: func(context.Context) error { return errors.New("not connected to the relay") }}}
+	})
+	path := filepath.Join(e.dir, HealthFile)
+	var h Health
+	e.waitStatus("health.json", func(Status) bool { _, err := readJSON(path, &h); return err == nil })
+	if h.Healthy || e.u.Status().Health != nil || e.u.Status().Attention {
+		t.Errorf("health %+v, status %+v", h, e.u.Status())
 	}
 }

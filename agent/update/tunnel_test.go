@@ -94,6 +94,7 @@ func TestARelayWithoutTheUpdateAPI(t *testing.T) {
 	v := &enroll.Verifier{PublicKey: pub}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tunnel.Accept(w, r, tunnel.AcceptOptions{ // no AgentHandler
+			Logger:       e.options().Logger,
 			Authenticate: func(_ *http.Request, code, tok string) (enroll.Claims, error) { return v.VerifyFor(code, tok) },
 		})
 	}))
@@ -107,7 +108,7 @@ func TestARelayWithoutTheUpdateAPI(t *testing.T) {
 	go func() {
 		defer close(done)
 		tunnel.RunAgent(ctx, tunnel.AgentConfig{RelayURL: srv.URL, MachineCode: "CT0700026", Token: token,
-			Handler: http.NotFoundHandler(), RelayClient: rc,
+			Handler: http.NotFoundHandler(), RelayClient: rc, Logger: e.options().Logger,
 			OnState: func(st tunnel.State) {
 				if st.Connected {
 					u.Connected()

@@ -136,11 +136,11 @@ type Updater struct {
 	lastPct int64
 
 	// Owned by Run's goroutine.
-	ready    *Request // verified and waiting for an empty line
-	pending  []report // not yet accepted by the relay
-	sent     report   // the last report accepted
-	lastWarn string   // the last relay trouble logged
-	tried    string   // the result.json (hash) last tried: retried at questions only
+	ready   *Request // verified and waiting for an empty line
+	pending []report // not yet accepted by the relay
+	sent    report   // the last report accepted
+	silent  bool     // the relay did not answer the last question (logged once)
+	tried   string   // the result.json (hash) last tried: retried at questions only
 }
 
 // New checks the options. Updates are off, said once in the log, when
@@ -306,8 +306,8 @@ func (u *Updater) check(ctx context.Context) {
 			return
 		}
 		// A relay of an earlier version resets the agent's streams.
-		if msg := err.Error(); msg != u.lastWarn {
-			u.lastWarn = msg
+		if !u.silent {
+			u.silent = true
 			u.log.Warn("the relay did not say which version to run (a relay of an earlier version serves no updates)", "err", err)
 		}
 		u.set(func(s *Status) {
@@ -317,7 +317,7 @@ func (u *Updater) check(ctx context.Context) {
 		})
 		return
 	}
-	u.lastWarn = ""
+	u.silent = false
 	now := u.opt.Now()
 	u.set(func(s *Status) { s.Checked = &now })
 	if installing(u.files) {
