@@ -185,11 +185,15 @@ func TestFleetPageInABrowser(t *testing.T) {
 	// The food court's kiosk goes offline and comes back: the page says
 	// so each time, without a reload.
 	browse(t, ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`void (window.notReloaded = true)`))
+	stopped := time.Now()
 	b.stop(t)
 	browse(t, ctx, "offline shows live", rowState("CT0700027", "kiosk_offline"), pageShows("Down since"), until(`window.notReloaded === true`))
+	t.Logf("a kiosk's stop shown on the page after %v", time.Since(stopped).Round(time.Millisecond))
 	fleetScreenshot(t, ctx, "fleet-offline.png")
+	started := time.Now()
 	b.start(t)
 	browse(t, ctx, "back shows live", rowState("CT0700027", "online"), until(`window.notReloaded === true`))
+	t.Logf("its start shown after %v", time.Since(started).Round(time.Millisecond))
 
 	// Filters: by problem, then by location.
 	browse(t, ctx, "filter ink low",
@@ -316,10 +320,14 @@ func TestFleetTwoRelaysInABrowser(t *testing.T) {
 	// The station's kiosk (on B) goes offline: A's page shows it live.
 	browse(t, ctx, "back to A", chromedp.Navigate(relayA.URL()+"/fleet/?lang=en"), rowState("CT0700046", "online"),
 		chromedp.Evaluate[chromedp.Void](`void (window.notReloaded = true)`))
+	stopped := time.Now()
 	station.stop(t)
 	browse(t, ctx, "offline at B shows at A", rowState("CT0700046", "kiosk_offline"), until(`window.notReloaded === true`))
+	t.Logf("a kiosk's stop at B shown on A's page after %v", time.Since(stopped).Round(time.Millisecond))
+	started := time.Now()
 	station.start(t)
 	browse(t, ctx, "back at B shows at A", rowState("CT0700046", "online"), until(`window.notReloaded === true`))
+	t.Logf("its start shown after %v", time.Since(started).Round(time.Millisecond))
 
 	// Log out at B, in another tab: A's live page goes to the login by
 	// itself.
