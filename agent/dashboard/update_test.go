@@ -78,6 +78,7 @@ func TestTheUpdateLineInARealBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#live.pill-ok")),
 	)
 	run(t, ctx, "the waiting update shows",
+		poll(`getComputedStyle(document.querySelector("#tunnel-more")).display === "none"`), // no tunnel error: no details
 		chromedp.WaitVisible(chromedp.CSS("#update")),
 		shows("#update-h", "Agent version and updates"),
 		shows("#update", "Agent v1.5.0: v1.6.0 downloaded and verified: waiting for an empty line"),
@@ -89,4 +90,5 @@ func TestTheUpdateLineInARealBrowser(t *testing.T) {
 		shows("#update", "update to v1.6.0 FAILED, still on v1.5.0: package does not match"),
 		chromedp.WaitVisible(chromedp.CSS("#update.bad")),
 	)
+	screenshot(t, ctx, "dashboard-update-failed.png")
 }
