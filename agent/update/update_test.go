@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -191,6 +192,12 @@ func TestFaultsLeaveTheAgentOnItsVersion(t *testing.T) {
 			e.relay.mu.Unlock()
 			e.offer(newer, 1000, nil)
 		}, "no package of the running v1.5.0 to roll back to, so not updating"},
+		{"package missing on the relay", func(e *env) {
+			signed, _ := e.offer(newer, 1000, nil)
+			e.relay.mu.Lock()
+			delete(e.relay.files, newer+"/"+fileOf(t, e, signed))
+			e.relay.mu.Unlock()
+		}, "the relay answered 404 Not Found"},
 		{"full disk", func(e *env) {
 			if _, err := os.Stat("/dev/full"); err != nil {
 				t.Skip("no /dev/full here")
@@ -378,14 +385,39 @@ func TestTheMaintenanceWindowHoldsTheInstall(t *testing.T) {
 	e := newEnv(t)
 	e.release(running, 500, nil)
 	e.offer(newer, 1000, nil)
-	noon := func() time.Time { return time.Date(2026, 12, 6, 12, 0, 0, 0, time.Local) }
-	u := e.start(func(o *Options) { o.Window, o.Now = "02:00-05:00", noon })
+	var now atomic.Pointer[time.Time]
+	noon := time.Date(2026, 12, 6, 12, 0, 0, 0, time.Local)
+	now.Store(&noon)
+	u := e.start(func(o *Options) { o.Window, o.Now = "02:00-05:00", func() time.Time { return *now.Load() } })
 	u.Connected()
 	s := e.waitStatus("the window", func(s Status) bool {
 		return s.State == StateReady && s.Reason == "waiting for the maintenance window 02:00-05:00"
 	})
 	if !strings.Contains(s.Summary, "waiting for the maintenance window") {
 		t.Errorf("summary %q", s.Summary)
+	}
+	e.stayed()
+	// At 02:30 the window is open and the line empty: hand-over.
+	night := time.Date(2026, 12, 7, 2, 30, 0, 0, time.Local)
+	now.Store(&night)
+	e.wake <- struct{}{}
+	e.waitReport(StateInstalling)
+}
+
+// The package is checked once more just before the hand-over: one changed
+// on disk while it waited is not handed over.
+func TestAPackageChangedWhileWaitingIsNotHandedOver(t *testing.T) {
+	e := newEnv(t)
+	e.release(running, 500, nil)
+	signed, _ := e.offer(newer, 1000, nil)
+	e.idle.Store(false)
+	e.start().Connected()
+	e.waitReport(StateReady)
+	os.WriteFile(filepath.Join(e.dir, fileOf(t, e, signed)), make([]byte, 1000), 0o640)
+	e.idle.Store(true)
+	e.wake <- struct{}{}
+	if r := e.waitReport(StateFailed); !strings.Contains(r.Reason, "the downloaded package changed on disk") {
+		t.Errorf("report %+v", r)
 	}
 	e.stayed()
 }
