@@ -12,32 +12,6 @@ import (
 	"time"
 )
 
-func TestCompareVersions(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"v1.6.0", "v1.5.0", 1},
-		{"v1.5.0", "v1.6.0", -1},
-		{"v1.5.0", "1.5.0", 0},
-		{"v1.10.0", "v1.9.3", 1},
-		{"v1.5.0-3-gabc1234", "v1.5.0", 1}, // three commits after the tag
-		{"v1.5.0-3-gabc1234", "v1.5.0-12-gdef5678", -1},
-		{"v1.6.0-rc1", "v1.6.0", -1}, // a release candidate comes before
-		{"v1.6.0-rc1", "v1.5.9", 1},
-		{"v1.5.0-dirty", "v1.5.0", 0},
-		{"v1.5.0+build7", "v1.5.0", 0},
-		{"dev", "v0.0.1", -1}, // a build by hand is older than any release
-		{"abc1234", "v1.0.0", -1},
-		{"v2", "v1.9.9", 1},
-	}
-	for _, tt := range tests {
-		if got := compareVersions(tt.a, tt.b); got != tt.want {
-			t.Errorf("compareVersions(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 func TestPlatformIsGOOSGOARCHAndThePackageFormat(t *testing.T) {
 	tests := []struct {
 		goos, goarch, format, want string

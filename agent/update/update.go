@@ -368,7 +368,7 @@ func (u *Updater) prepare(ctx context.Context, o offer) (*Request, error) {
 	if m.Version != o.Target {
 		return nil, fmt.Errorf("the relay offered %s but its signed manifest is of %s", o.Target, m.Version)
 	}
-	if compareVersions(m.Version, u.opt.Version) < 0 && !o.Downgrade {
+	if release.CompareVersions(m.Version, u.opt.Version) < 0 && !o.Downgrade {
 		return nil, fmt.Errorf("%s is older than the running %s and the relay did not ask for a downgrade", m.Version, u.opt.Version)
 	}
 	p, err := m.For(u.platform)

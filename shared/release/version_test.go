@@ -21,6 +21,10 @@ func TestCompareVersions(t *testing.T) {
 		{"v1.5.0+build.7", "v1.5.0", 0},
 		{"0.0.0+g8434bc2", "v0.0.1", -1},
 		{"v1.5", "v1.5.0", 0},
+		{"v1.10.0", "v1.9.3", 1},
+		{"v1.6.0-rc1", "v1.5.9", 1},
+		{"abc1234", "v1.0.0", -1},
+		{"v2", "v1.9.9", 1},
 	} {
 		if got := CompareVersions(tc.a, tc.b); got != tc.want {
 			t.Errorf("CompareVersions(%s, %s) = %d, want %d", tc.a, tc.b, got, tc.want)
