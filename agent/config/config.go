@@ -130,6 +130,13 @@ type Update struct {
 	// Window, when set, is the local time of day updates are installed in,
 	// like "02:00-05:00" (it may span midnight); always with an empty line.
 	Window string `mapstructure:"window"`
+	// HealthDeadline is how long a newly installed version has to pass
+	// its health checks; the installer rolls back when it has not
+	// reported healthy a minute after that. Zero: two minutes.
+	HealthDeadline time.Duration `mapstructure:"health_deadline"`
+	// FormatFile is the file the packages install naming their format
+	// (deb, rpm, msi); empty: where the packages put it.
+	FormatFile string `mapstructure:"format_file"`
 }
 
 // Log sets logging.
@@ -185,6 +192,8 @@ var defaults = map[string]any{
 	"update.enabled":               true,
 	"update.release_pub":           defaultReleasePub(),
 	"update.window":                "",
+	"update.health_deadline":       "2m",
+	"update.format_file":           "",
 	"log.level":                    "info",
 	"log.format":                   "text",
 }
@@ -385,6 +394,12 @@ func (c Config) Validate() error {
 	}
 	if c.Update.ReleasePub != "" && !filepath.IsAbs(c.Update.ReleasePub) {
 		bad("update.release_pub", "%q must be an absolute path", c.Update.ReleasePub)
+	}
+	if c.Update.HealthDeadline < 0 {
+		bad("update.health_deadline", "%v: must be positive", c.Update.HealthDeadline)
+	}
+	if c.Update.FormatFile != "" && !filepath.IsAbs(c.Update.FormatFile) {
+		bad("update.format_file", "%q must be an absolute path", c.Update.FormatFile)
 	}
 	if c.Update.Window != "" {
 		if _, _, err := ParseWindow(c.Update.Window); err != nil {

@@ -4,6 +4,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -173,20 +174,24 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	var tunnelUp atomic.Bool
 	var dash *dashboard.Dashboard
 	relayClient := tunnel.NewRelayClient()
+	healthDeadline := cmp.Or(opt.HealthDeadline, cfg.Update.HealthDeadline, update.DefaultHealthDeadline)
 	upd, err := update.New(update.Options{
 		Version:        opt.Version,
 		Dir:            filepath.Join(cfg.DataDir, "update"),
 		Enabled:        cfg.Update.Enabled,
 		ReleasePub:     cfg.Update.ReleasePub,
-		FormatFile:     opt.UpdateFormatFile,
+		FormatFile:     cmp.Or(opt.UpdateFormatFile, cfg.Update.FormatFile),
 		Window:         cfg.Update.Window,
 		Relay:          relayClient,
 		Idle:           lineIdle(disp),
 		Changes:        q.Subscribe,
 		Health:         healthChecks(cfg, q, disp, &tunnelUp),
-		HealthDeadline: opt.HealthDeadline,
-		Logger:         log.With("machine", cfg.Machine.Code),
-		OnChange:       func() { dash.UpdateChanged() },
+		HealthDeadline: healthDeadline,
+		// The installer waits for the new version's health a minute
+		// longer than its checks may take: the start itself.
+		DeadlineSeconds: int((healthDeadline + time.Minute) / time.Second),
+		Logger:          log.With("machine", cfg.Machine.Code),
+		OnChange:        func() { dash.UpdateChanged() },
 	})
 	if err != nil {
 		return fmt.Errorf("agent updates: %w", err)
