@@ -292,6 +292,9 @@ func TestFleetTwoRelaysInABrowser(t *testing.T) {
 	sim := agenttest.StartSim(t, agenttest.SimOptions{Machines: []string{"CT0700026", "CT0700046"}})
 	f := relaytest.NewFleet(t)
 	addrA, addrB := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	for addrB == addrA { // the port just closed can come back at once
+		addrB = testenv.FreeAddr(t)
+	}
 	peer := func(id, addr string) *relayProc {
 		return startRelayProc(t, f, addr, "--redis-url", redis, "--redis-prefix", prefix, "--instance-id", id,
 			"--advertise-url", "http://"+addr, "--lease-ttl", "3s")
