@@ -132,8 +132,12 @@ type Update struct {
 	Window string `mapstructure:"window"`
 	// HealthDeadline is how long a newly installed version has to pass
 	// its health checks; the installer rolls back when it has not
-	// reported healthy a minute after that. Zero: two minutes.
+	// reported healthy that long again (at most a minute) after that.
+	// Zero: two minutes.
 	HealthDeadline time.Duration `mapstructure:"health_deadline"`
+	// CheckInterval is how often the agent asks the relay for its
+	// target version besides at every connection. Zero: five minutes.
+	CheckInterval time.Duration `mapstructure:"check_interval"`
 	// FormatFile is the file the packages install naming their format
 	// (deb, rpm, msi); empty: where the packages put it.
 	FormatFile string `mapstructure:"format_file"`
@@ -194,6 +198,7 @@ var defaults = map[string]any{
 	"update.window":                "",
 	"update.health_deadline":       "2m",
 	"update.format_file":           "",
+	"update.check_interval":        "5m",
 	"log.level":                    "info",
 	"log.format":                   "text",
 }
@@ -397,6 +402,9 @@ func (c Config) Validate() error {
 	}
 	if c.Update.HealthDeadline < 0 {
 		bad("update.health_deadline", "%v: must be positive", c.Update.HealthDeadline)
+	}
+	if c.Update.CheckInterval < 0 {
+		bad("update.check_interval", "%v: must be positive", c.Update.CheckInterval)
 	}
 	if c.Update.FormatFile != "" && !filepath.IsAbs(c.Update.FormatFile) {
 		bad("update.format_file", "%q must be an absolute path", c.Update.FormatFile)

@@ -152,6 +152,7 @@ func TestValidateNamesEachBadKey(t *testing.T) {
 		{"window past midnight's hours", func(c *Config) { c.Update.Window = "02:00-25:00" }, "update.window"},
 		{"empty window", func(c *Config) { c.Update.Window = "03:00-03:00" }, "update.window"},
 		{"negative health deadline", func(c *Config) { c.Update.HealthDeadline = -time.Second }, "update.health_deadline"},
+		{"negative check interval", func(c *Config) { c.Update.CheckInterval = -time.Second }, "update.check_interval"},
 		{"relative package-format file", func(c *Config) { c.Update.FormatFile = "package-format" }, "update.format_file"},
 	}
 	path := writeFile(t, validYAML)

@@ -187,9 +187,10 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Changes:        q.Subscribe,
 		Health:         healthChecks(cfg, q, disp, &tunnelUp),
 		HealthDeadline: healthDeadline,
-		// The installer waits for the new version's health a minute
-		// longer than its checks may take: the start itself.
-		DeadlineSeconds: int((healthDeadline + time.Minute) / time.Second),
+		// The installer waits for the new version's health longer than
+		// its checks may take, for the start itself: up to a minute more.
+		DeadlineSeconds: int((healthDeadline + min(healthDeadline, time.Minute)) / time.Second),
+		Interval:        cfg.Update.CheckInterval,
 		Logger:          log.With("machine", cfg.Machine.Code),
 		OnChange:        func() { dash.UpdateChanged() },
 	})
