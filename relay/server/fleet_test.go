@@ -478,3 +478,42 @@ func randomHex(t *testing.T) string {
 	}
 	return hex.EncodeToString(b[:])
 }
+
+// The live stream is not a request whose duration is latency: the relay's
+// request metrics leave it out, as the agent's do.
+func TestFleetStreamIsNotTimed(t *testing.T) {
+	f := relaytest.NewFleet(t)
+	relay := relaytest.StartRelay(t, f.Config(t))
+	owner := newOwner(t, relay.URL)
+	tok, _ := adminToken(t, f, 0)
+	owner.login(tok)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, relay.URL+"/fleet/events", nil)
+	resp, err := owner.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-sseEvents(resp.Body); ev.name != "snapshot" {
+		t.Fatalf("first event %+v", ev)
+	}
+	cancel()
+	resp.Body.Close()
+	owner.get("/fleet/fleet.csv")
+	_, _, metrics := owner.get("/metrics")
+	if !strings.Contains(metrics, `route="GET /fleet/fleet.csv"`) {
+		t.Errorf("the CSV export is not counted:\n%s", grepLines(metrics, "/fleet/"))
+	}
+	if strings.Contains(metrics, `route="GET /fleet/events"`) {
+		t.Errorf("the live stream is timed as a request:\n%s", grepLines(metrics, "/fleet/events"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"casefleet/shared/instrument"
@@ -29,6 +30,9 @@ func (s *Server) instrument(w http.ResponseWriter, r *http.Request, serve func(h
 				streamClosed()
 			}
 			return
+		}
+		if strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream") {
+			return // the fleet page's live stream: its duration is not latency (as the agent's metrics)
 		}
 		s.met.ObserveRequest(route, rec.Status(), time.Since(start))
 	}()
