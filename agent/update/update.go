@@ -318,6 +318,7 @@ func (u *Updater) check(ctx context.Context) {
 		return
 	}
 	u.silent = false
+	u.log.Debug("asked the relay for updates", "target", o.Target, "reason", o.Reason)
 	now := u.opt.Now()
 	u.set(func(s *Status) { s.Checked = &now })
 	if installing(u.files) {
