@@ -16,6 +16,8 @@ import (
 
 	"casefleet/agent/agenttest"
 	"casefleet/relay/relaytest"
+	"casefleet/relay/updates"
+	"casefleet/shared/release"
 	"casefleet/shared/testenv"
 	"casefleet/shared/testenv/promtest"
 )
@@ -114,6 +116,7 @@ func alerts(t *testing.T) map[string]string {
 var wantAlerts = []string{
 	"CasefleetKioskOffline", "CasefleetInkLow", "CasefleetQueueFull", "CasefleetOrdersFailing",
 	"CasefleetPrinterSilent", "CasefleetRelay5xx", "CasefleetRedisErrors", "CasefleetOrderUnknownOutcome",
+	"CasefleetRolloutHalted",
 }
 
 func TestEveryAlertIsShownFiringAndNotFiring(t *testing.T) {
@@ -326,12 +329,28 @@ func exportedNames(t *testing.T) map[string]bool {
 	}
 	const code = "CT0700026"
 	fleet := relaytest.NewFleet(t)
-	relay := relaytest.StartRelay(t, fleet.Config(t))
+	cfg := fleet.Config(t)
+	// A rollout in force, so that its metrics are exported: an empty
+	// releases directory and a rollout file naming a target.
+	keys := t.TempDir()
+	pub, priv, err := release.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := release.WriteKeyPair(keys, pub, priv); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ReleasesDir, cfg.ReleasePub = t.TempDir(), filepath.Join(keys, release.PublicKeyFile)
+	cfg.Rollout = filepath.Join(t.TempDir(), "rollout.yaml")
+	if err := (updates.Rollout{Target: "v1.6.0", Percent: 10}).Save(cfg.Rollout); err != nil {
+		t.Fatal(err)
+	}
+	relay := relaytest.StartRelay(t, cfg)
 	sim := agenttest.StartSim(t, agenttest.SimOptions{Machines: []string{code}})
-	cfg := sim.AgentConfig(code, t.TempDir())
-	cfg.Relay.URL = relay.URL
-	cfg.Relay.Token = fleet.Token(t, code, "mall-3f")
-	agent := agenttest.StartAgent(t, cfg)
+	acfg := sim.AgentConfig(code, t.TempDir())
+	acfg.Relay.URL = relay.URL
+	acfg.Relay.Token = fleet.Token(t, code, "mall-3f")
+	agent := agenttest.StartAgent(t, acfg)
 
 	status := "/api/chitu/machine/" + code + "/status"
 	get := func(url string) int {
