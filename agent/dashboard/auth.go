@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"casefleet/shared/lockout"
 )
 
 // Operator sessions live in the agent's memory: the cookie carries a
@@ -40,7 +42,7 @@ type auth struct {
 	pin  [sha256.Size]byte // hash of the PIN, so comparisons take the same time whatever the length
 	on   bool
 	now  func() time.Time
-	lock *lockout
+	lock *lockout.Table
 
 	mu       sync.Mutex
 	sessions map[[sha256.Size]byte]*opSession // by the hash of the token: the table holds nothing a cookie could be made from
@@ -57,7 +59,7 @@ type opSession struct {
 
 func newAuth(pin string, now func() time.Time) *auth {
 	return &auth{
-		pin: sha256.Sum256([]byte(pin)), on: pin != "", now: now, lock: newLockout(now),
+		pin: sha256.Sum256([]byte(pin)), on: pin != "", now: now, lock: lockout.New(lockout.Default(), now),
 		sessions: make(map[[sha256.Size]byte]*opSession),
 	}
 }
@@ -182,16 +184,16 @@ func (a *auth) check(r *http.Request) (proof, *authFailure) {
 			return proofNone, &authFailure{status: http.StatusUnauthorized, code: "bad_credentials", msg: "Send Authorization: Bearer <operator PIN>."}
 		}
 		client := clientKey(r)
-		if wait := a.lock.wait(client); wait > 0 {
+		if wait := a.lock.Wait(client); wait > 0 {
 			return proofNone, lockedOut(wait)
 		}
 		if !a.pinMatches(pin) {
-			if _, locked := a.lock.failed(client); locked > 0 {
+			if _, locked := a.lock.Failed(client); locked > 0 {
 				return proofNone, lockedOut(locked)
 			}
 			return proofNone, &authFailure{status: http.StatusUnauthorized, code: "wrong_pin", msg: "That is not the operator PIN."}
 		}
-		a.lock.succeeded(client)
+		a.lock.Succeeded(client)
 		return proofBearer, nil
 	}
 	if a.sessionOf(r) != nil {

@@ -2,30 +2,12 @@ package dashboard
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"casefleet/shared/testenv"
 )
 
 const testPIN = "246810"
-
-func TestLockoutTableIsBounded(t *testing.T) {
-	clock := testenv.NewClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	l := newLockout(clock.Now)
-	for i := range maxClients {
-		l.failed("10.0." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256))
-	}
-	if w := l.wait("192.0.2.1"); w == 0 {
-		t.Error("a new client got tries while the table is full of recent failures")
-	}
-	clock.Advance(forgetAfter + time.Minute)
-	if w := l.wait("192.0.2.1"); w != 0 {
-		t.Errorf("a new client waits %v after old entries aged out", w)
-	}
-}
 
 func TestClientKeyGroupsAnIPv6Network(t *testing.T) {
 	tests := []struct{ addr, want string }{

@@ -84,7 +84,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client := clientKey(r)
-	if wait := d.auth.lock.wait(client); wait > 0 {
+	if wait := d.auth.lock.Wait(client); wait > 0 {
 		d.lockedPage(w, wait)
 		return
 	}
@@ -94,7 +94,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !d.auth.pinMatches(r.PostForm.Get("pin")) {
-		left, locked := d.auth.lock.failed(client)
+		left, locked := d.auth.lock.Failed(client)
 		d.log.Warn("wrong operator PIN", "client", client, "tries_left", left)
 		if locked > 0 {
 			d.lockedPage(w, locked)
@@ -107,7 +107,7 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.renderPage(w, http.StatusUnauthorized, pageData{Title: "Operator login", Login: true, Error: msg})
 		return
 	}
-	d.auth.lock.succeeded(client)
+	d.auth.lock.Succeeded(client)
 	value, exp, err := d.auth.newSession()
 	if err != nil {
 		d.log.Error("start operator session", "err", err)

@@ -17,6 +17,7 @@ import (
 	"casefleet/relay/fleet"
 	"casefleet/relay/route"
 	"casefleet/shared/enroll"
+	"casefleet/shared/lockout"
 )
 
 // The fleet owner logs in with a token from `casefleet-relay issue-admin`
@@ -125,7 +126,7 @@ type fleetAuth struct {
 }
 
 func newFleetAuth(s *Server, now func() time.Time) *fleetAuth {
-	a := &fleetAuth{s: s, now: now, lock: &loginLock{dir: s.dir, mem: newLockout(now), log: func(msg string, err error) { s.log.Warn(msg, "err", err) }}}
+	a := &fleetAuth{s: s, now: now, lock: &loginLock{dir: s.dir, mem: lockout.New(lockout.Default(), now), log: func(msg string, err error) { s.log.Warn(msg, "err", err) }}}
 	if s.dir != nil {
 		a.store = redisSessions{s.dir}
 	} else {
