@@ -331,6 +331,27 @@ func (d *Directory) PublishFleet(ctx context.Context, records map[string][]byte)
 	return nil
 }
 
+func (d *Directory) fleetWantedKey() string { return d.prefix + "fleet:wanted" }
+
+// WantFleet says, for ttl, that a fleet page is open on some relay: every
+// relay then gathers its machines' summaries (they gather none while
+// nobody looks).
+func (d *Directory) WantFleet(ctx context.Context, ttl time.Duration) error {
+	if err := d.rdb.Set(ctx, d.fleetWantedKey(), "1", ttl).Err(); err != nil {
+		return d.failed("fleet", fmt.Errorf("want fleet: %w", err))
+	}
+	return nil
+}
+
+// FleetWanted reports whether a relay said WantFleet within its ttl.
+func (d *Directory) FleetWanted(ctx context.Context) (bool, error) {
+	n, err := d.rdb.Exists(ctx, d.fleetWantedKey()).Result()
+	if err != nil {
+		return false, d.failed("fleet", fmt.Errorf("fleet wanted: %w", err))
+	}
+	return n > 0, nil
+}
+
 // Known lists the machines seen in the last 30 days (up to MaxKnown, by
 // code), with when each went down and its last fleet record.
 func (d *Directory) Known(ctx context.Context) ([]Known, error) {

@@ -84,3 +84,32 @@ func TestDirectoryLoginLockout(t *testing.T) {
 		t.Errorf("after a right login the client waits %v", wait)
 	}
 }
+
+// A fleet page open on one relay makes every relay gather, for the ttl.
+func TestDirectoryFleetWanted(t *testing.T) {
+	d := testDirectory(t, time.Second)
+	ctx := context.Background()
+	if ok, err := d.FleetWanted(ctx); err != nil || ok {
+		t.Fatalf("before anyone asked: %v %v", ok, err)
+	}
+	if err := d.WantFleet(ctx, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := d.FleetWanted(ctx); err != nil || !ok {
+		t.Fatalf("after WantFleet: %v %v", ok, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ok, err := d.FleetWanted(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the wish did not lapse after its ttl")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

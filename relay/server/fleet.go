@@ -25,8 +25,14 @@ import (
 // the machines no relay holds come from the directory's seen:CODE (or, for
 // a relay alone, from the machines it has seen since it started).
 const (
-	fleetEvery          = 5 * time.Second // a full round: summaries, publish, read the directory
-	fleetCheckEvery     = time.Second     // tunnels here come and go: a round at once when they do
+	fleetEvery      = 5 * time.Second // a full round: summaries, publish, read the directory
+	fleetCheckEvery = time.Second     // tunnels here come and go: a round at once when they do
+	// fleetWanted is how long a fleet page (or its live stream, CSV) keeps
+	// the relays gathering after it was last asked for: without anyone
+	// looking, the relays ask their agents nothing (a round of thousands
+	// of tunnels every 5 s cost the relay 40 KiB of memory per tunnel and
+	// a steady load).
+	fleetWanted         = 30 * time.Second
 	fleetSummaryTimeout = 3 * time.Second
 	fleetConcurrency    = 16
 	// fleetFresh: an online machine whose summary is older than this is
@@ -76,7 +82,41 @@ type fleetWatch struct {
 	gathered chan struct{} // closed after the first round
 	once     sync.Once
 	lastSet  string        // the tunnels of the last round
+	lastAt   time.Time     // when the last round was
 	rounded  chan struct{} // closed (and replaced) after each round
+
+	wantedUntil atomic.Int64 // unix nanoseconds: a page here wants rounds until then
+	sharedAt    atomic.Int64 // unix nanoseconds: when the wish was last told to the other relays
+}
+
+// want says a fleet page is open here: this relay gathers for the next
+// fleetWanted, and (with Redis) so do the others.
+func (f *fleetWatch) want() {
+	now := time.Now()
+	f.wantedUntil.Store(now.Add(fleetWanted).UnixNano())
+	if d := f.s.dir; d != nil && now.UnixNano()-f.sharedAt.Load() > int64(fleetWanted/3) {
+		f.sharedAt.Store(now.UnixNano())
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := d.WantFleet(ctx, fleetWanted); err != nil {
+			f.s.log.Warn("fleet page: cannot ask the other relays to gather", "err", err)
+		}
+	}
+}
+
+// wanted reports whether a fleet page is open here or, with Redis, at
+// another relay.
+func (f *fleetWatch) wanted(ctx context.Context) bool {
+	if time.Now().UnixNano() < f.wantedUntil.Load() {
+		return true
+	}
+	if d := f.s.dir; d != nil {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		ok, err := d.FleetWanted(ctx)
+		return err == nil && ok
+	}
+	return false
 }
 
 func newFleetWatch(s *Server) *fleetWatch {
@@ -108,13 +148,13 @@ func (f *fleetWatch) closeStreams() {
 	}
 }
 
-// upToDate returns nil if the last round saw this relay's tunnels as they
-// are now, or else asks for a round and returns the channel closed after
-// the next one.
+// upToDate returns nil if the last round is recent and saw this relay's
+// tunnels as they are now, or else asks for a round and returns the
+// channel closed after the next one.
 func (f *fleetWatch) upToDate() <-chan struct{} {
 	set := f.tunnelSet()
 	f.mu.Lock()
-	same, next := set == f.lastSet, f.rounded
+	same, next := set == f.lastSet && time.Since(f.lastAt) < 2*fleetEvery, f.rounded
 	f.mu.Unlock()
 	if same {
 		return nil
@@ -140,12 +180,12 @@ func (f *fleetWatch) run(ctx context.Context) {
 	for {
 		now := time.Now()
 		set := f.tunnelSet()
-		if now.Sub(last) >= fleetEvery || set != tunnels {
+		if (now.Sub(last) >= fleetEvery || set != tunnels) && f.wanted(ctx) {
 			f.round(ctx)
 			last, tunnels = time.Now(), set
 			f.once.Do(func() { close(f.gathered) })
 			f.mu.Lock()
-			f.lastSet = set
+			f.lastSet, f.lastAt = set, last
 			close(f.rounded)
 			f.rounded = make(chan struct{})
 			f.mu.Unlock()
@@ -230,7 +270,9 @@ func (f *fleetWatch) round(ctx context.Context) {
 	f.changed = make(chan struct{})
 }
 
-// watch notes when t goes down, and asks for a round at once.
+// watch notes when t goes down, and asks for a round at once. It holds
+// no goroutine per tunnel (a relay keeps thousands): the tunnel runs it
+// as it ends.
 func (f *fleetWatch) watch(ctx context.Context, t *route.Tunnel) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -238,20 +280,17 @@ func (f *fleetWatch) watch(ctx context.Context, t *route.Tunnel) {
 		return
 	}
 	f.watched[t] = true
-	go func() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.Conn.Done():
-		}
+	t.Conn.AfterClose(func() {
 		f.mu.Lock()
 		delete(f.watched, t)
 		if lm := f.local[t.Machine()]; lm != nil && lm.since.Equal(t.Since) {
 			lm.down = time.Now()
 		}
 		f.mu.Unlock()
-		f.refresh()
-	}()
+		if ctx.Err() == nil {
+			f.refresh()
+		}
+	})
 }
 
 type fetchedSummary struct {
@@ -291,6 +330,10 @@ func (f *fleetWatch) fetch(ctx context.Context, t *route.Tunnel) (summary.Summar
 		return summary.Summary{}, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	// The stream closes after the answer: an idle connection kept for
+	// the next round would hold two goroutines and their buffers per
+	// tunnel, between rounds, on a relay of thousands of idle tunnels.
+	req.Close = true
 	resp, err := t.Transport.RoundTrip(req)
 	if err != nil {
 		return summary.Summary{}, nil, fmt.Errorf("summary of %s: %w", t.Machine(), err)

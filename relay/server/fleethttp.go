@@ -237,6 +237,8 @@ func (s *Server) fleetView(w http.ResponseWriter, r *http.Request, snap *fleetSn
 // round, so a page opened as the relay starts is not empty, and for a
 // round when a tunnel came or went here since the last.
 func (s *Server) fleetSnapshot(r *http.Request) *fleetSnap {
+	s.fleet.want()
+	s.fleet.refresh() // gathering may have stopped while nobody looked
 	timeout := time.NewTimer(fleetSummaryTimeout + time.Second)
 	defer timeout.Stop()
 	select {
@@ -314,6 +316,7 @@ func (s *Server) fleetEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-changed:
 		case <-beat.C:
+			s.fleet.want() // an open page keeps the relays gathering
 			if _, ok := s.fleetAuth.session(r.Context(), r); !ok {
 				fmt.Fprint(w, "event: end\ndata: {}\n\n")
 				rc.Flush()
