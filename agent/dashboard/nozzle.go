@@ -6,7 +6,6 @@ import (
 	"errors"
 	"time"
 
-	"casefleet/agent/chitu/protocol"
 	"casefleet/agent/queue"
 )
 
@@ -117,7 +116,7 @@ func (d *Dashboard) follow(cursor uint64) uint64 {
 }
 
 func (d *Dashboard) nozzleAnswered(ev queue.Event) {
-	var res protocol.CleanNozzleResult
+	var res queue.NozzleClean
 	if err := json.Unmarshal(ev.Data, &res); err != nil {
 		d.log.Warn("decode nozzle cleaning result", "event", ev.ID, "err", err)
 		return

@@ -30,7 +30,7 @@ func (d *Dispatcher) handle(ctx context.Context, ev chitu.Event) {
 		d.machine.lastContact = d.opt.Now()
 		d.mu.Unlock()
 		// Operators' dashboards learn the answer from the log.
-		if _, err := d.q.AppendEvent(queue.EventNozzleClean, ev.Msg.CleanNozzle); err != nil {
+		if _, err := d.q.AppendEvent(queue.EventNozzleClean, queue.NozzleClean{Result: ev.Msg.CleanNozzle.Result}); err != nil {
 			d.log.Error("append nozzleClean event", "err", err)
 		}
 	case ev.Msg.OrderStatus != nil:

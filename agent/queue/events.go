@@ -12,8 +12,15 @@ import (
 const (
 	EventOrderUpdate   = "orderUpdate"   // Data is the order after the change, position and estimate as of the commit
 	EventMachineStatus = "machineStatus" // Data is whatever the dispatcher published
-	EventNozzleClean   = "nozzleClean"   // Data is the printer's answer to a nozzle cleaning (protocol.CleanNozzleResult); for operators only
+	EventNozzleClean   = "nozzleClean"   // Data is a NozzleClean: the printer's answer to a nozzle cleaning; for operators only
 )
+
+// NozzleClean is an EventNozzleClean's data. Events logged before this
+// type also carried the printer's msgType and machineId, which readers
+// ignore.
+type NozzleClean struct {
+	Result bool `json:"result"` // the printer says the cleaning worked
+}
 
 // Event is one entry of the log the events WebSocket streams and resumes
 // from. IDs are consecutive, starting at 1, and never reused.
