@@ -233,6 +233,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	// and the LAN listener does not serve it.
 	tunnelMux := http.NewServeMux()
 	tunnelMux.Handle(summary.Path, srv.SummaryHandler(opt.Version))
+	tunnelMux.Handle(update.CheckPath, upd.CheckHandler()) // the relay: the rollout changed
 	tunnelMux.Handle("/", customer)
 	lanMux := http.NewServeMux()
 	lanMux.Handle("/operator/", dash.Handler()) // LAN only, never through the tunnel

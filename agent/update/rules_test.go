@@ -3,6 +3,8 @@ package update
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -172,4 +174,27 @@ func TestAnOrdinaryRestartsHealthIsNotShown(t *testing.T) {
 	if h.Healthy || e.u.Status().Health != nil || e.u.Status().Attention {
 		t.Errorf("health %+v, status %+v", h, e.u.Status())
 	}
+}
+
+// The relay tells the agent over the tunnel that the rollout changed
+// (POST CheckPath): the agent asks again at once, not at its next
+// question an interval later; nothing else is done on the relay's word.
+func TestTheRelaysNudgeMakesTheAgentAskAgain(t *testing.T) {
+	e := newEnv(t)
+	u := e.start()
+	u.Connected()
+	e.waitAsk()
+	h := u.CheckHandler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, CheckPath, nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET %s = %d, want 405", CheckPath, rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, CheckPath, nil))
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("POST %s = %d, want 202", CheckPath, rec.Code)
+	}
+	e.waitAsk() // the interval is an hour: only the nudge asks
+	e.stayed()
 }

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,6 +218,25 @@ func (u *Updater) Connected() {
 	case u.kick <- struct{}{}:
 	default:
 	}
+}
+
+// CheckPath is where the relay, over the tunnel, tells the agent that
+// the rollout changed: the agent asks it again at once (POST, no body).
+const CheckPath = "/relay/v1/update/check"
+
+// CheckHandler serves CheckPath: it only makes the updater ask the relay
+// now, so a phone that reached it could do no more than that (the relay
+// forwards no such path).
+func (u *Updater) CheckHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		u.Connected()
+		w.WriteHeader(http.StatusAccepted)
+	})
 }
 
 // Status is the updater's state now.

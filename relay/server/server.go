@@ -127,6 +127,7 @@ func New(cfg config.Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		s.updates, err = updates.New(updates.Options{
 			ReleasesDir: cfg.ReleasesDir, ReleasePub: rpub, RolloutFile: cfg.Rollout,
 			RedisURL: cfg.RedisURL, Prefix: cfg.RedisPrefix, Logger: log,
+			OnChange: s.nudgeAgents,
 		})
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"casefleet/relay/fleet"
@@ -18,6 +19,44 @@ func (s *Server) agentHandler() http.Handler {
 		return nil
 	}
 	return s.updates.Handler()
+}
+
+// agentCheckPath is where an agent takes the relay's word that the
+// rollout changed (agent/update.CheckPath).
+const agentCheckPath = "/relay/v1/update/check"
+
+// nudgeAgents tells the agents on this relay's tunnels that the rollout
+// changed, so that they ask for their target now instead of at their
+// next question (update.check_interval, 5 minutes). A few at a time; an
+// agent of an earlier version answers 404 and asks at its own pace.
+func (s *Server) nudgeAgents() {
+	tunnels := s.table.All()
+	sem := make(chan struct{}, statusConcurrency)
+	var wg sync.WaitGroup
+	for _, t := range tunnels {
+		if !t.Up() {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent"+agentCheckPath, nil)
+			if err != nil {
+				return
+			}
+			req.Close = true // no idle stream left per tunnel
+			resp, err := t.Transport.RoundTrip(req)
+			if err != nil {
+				s.log.Debug("agent not told of the new rollout", "machine", t.Machine(), "err", err)
+				return
+			}
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	s.log.Info("agents told the rollout changed", "tunnels", len(tunnels))
 }
 
 // ReloadRollout reads the rollout file again if it changed (SIGHUP).

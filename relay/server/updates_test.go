@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"casefleet/relay/fleet"
 	"casefleet/relay/relaytest"
@@ -161,4 +162,50 @@ func metricsOf(t *testing.T, base string) string {
 	t.Helper()
 	_, _, body := do(t, "GET", base+"/metrics", nil)
 	return body
+}
+
+// When the rollout file brings another rollout, the relay tells each
+// agent on its tunnels to ask again (POST /relay/v1/update/check), so
+// that a kiosk learns its new target at once, not at its next question.
+func TestTheRelayTellsItsAgentsWhenTheRolloutChanges(t *testing.T) {
+	f := relaytest.NewFleet(t)
+	pub, priv, _ := release.GenerateKey()
+	keys := t.TempDir()
+	release.WriteKeyPair(keys, pub, priv)
+	rolloutFile := filepath.Join(t.TempDir(), "rollout.yaml")
+	(updates.Rollout{Target: "v1.6.0", Percent: 10}).Save(rolloutFile)
+	cfg := f.Config(t)
+	cfg.ReleasesDir, cfg.ReleasePub, cfg.Rollout = t.TempDir(), filepath.Join(keys, release.PublicKeyFile), rolloutFile
+	relay := relaytest.StartRelay(t, cfg)
+
+	told := make(chan string, 4)
+	for _, code := range []string{"CT0700026", "CT0700027"} {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/relay/v1/update/check" {
+				told <- code
+				w.WriteHeader(http.StatusAccepted)
+				return
+			}
+			io.WriteString(w, code)
+		})
+		relaytest.StartAgent(t, relaytest.AgentOptions{RelayURL: relay.URL, Code: code, Token: f.Token(t, code, "mall-3f"), Handler: h})
+		relaytest.WaitRoutable(t, relay.URL, code)
+	}
+	relay.Server.ReloadRollout() // unchanged: nobody is told
+	(updates.Rollout{Target: "v1.6.0", Percent: 50}).Save(rolloutFile)
+	relay.Server.ReloadRollout()
+	got := map[string]bool{}
+	for len(got) < 2 {
+		select {
+		case code := <-told:
+			got[code] = true
+		case <-time.After(relaytest.Wait):
+			t.Fatalf("agents told of the new rollout: %v, want both", got)
+		}
+	}
+	select {
+	case code := <-told:
+		t.Errorf("%s was told twice (or told of an unchanged file)", code)
+	default:
+	}
 }

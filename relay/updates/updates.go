@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync"
 	"time"
 
@@ -23,6 +24,10 @@ type Options struct {
 	// the relays; without it they are this relay's alone.
 	RedisURL, Prefix string
 	Logger           *slog.Logger
+	// OnChange, if set, is called (in a goroutine of its own) when a
+	// reload brings another rollout: the relay tells its agents to ask
+	// again rather than wait for their next question.
+	OnChange func()
 }
 
 // Updates answers the agents' update API and counts their reports.
@@ -122,10 +127,14 @@ func (u *Updates) Reload() {
 		return
 	}
 	u.loadErr = nil
-	if r.Target != u.rollout.Target || r.Percent != u.rollout.Percent {
+	changed = !reflect.DeepEqual(r, u.rollout)
+	if changed {
 		u.log.Info("rollout", "target", r.Target, "percent", r.Percent, "locations", r.Locations, "canaries", r.Canaries, "halt_after", r.haltAfter())
 	}
 	u.rollout = r
+	if changed && u.opt.OnChange != nil {
+		go u.opt.OnChange()
+	}
 }
 
 // Rollout is the rollout in force.
