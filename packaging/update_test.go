@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -73,24 +74,9 @@ func TestUpdateInstallWithRealDpkg(t *testing.T) {
 		}
 	}
 	update := filepath.Join(data, "update")
-	stage := func(dir, version, deb string) (pkg, manifest string) {
+	stage := func(dir, version, file string) (pkg, manifest string) {
 		t.Helper()
-		os.MkdirAll(dir, 0o750)
-		pkg = filepath.Join(dir, filepath.Base(deb))
-		run(t, "cp", deb, pkg)
-		p, err := release.Describe(pkg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signed, err := release.Sign(priv, release.Manifest{Version: version, Created: time.Now(), Packages: []release.Package{p}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		manifest = filepath.Join(dir, version+".manifest.json")
-		if err := os.WriteFile(manifest, signed, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return pkg, manifest
+		return stageRelease(t, priv, dir, version, file)
 	}
 	request := func(version, from, deb string, deadline int) {
 		t.Helper()
@@ -448,22 +434,7 @@ func TestUpdateInstallWithRealRPM(t *testing.T) {
 	update := filepath.Join(root, "var/lib/casefleet/update")
 	stage := func(dir, version, file string) (pkg, manifest string) {
 		t.Helper()
-		os.MkdirAll(dir, 0o750)
-		pkg = filepath.Join(dir, filepath.Base(file))
-		run(t, "cp", file, pkg)
-		p, err := release.Describe(pkg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signed, err := release.Sign(priv, release.Manifest{Version: version, Created: time.Now(), Packages: []release.Package{p}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		manifest = filepath.Join(dir, version+".manifest.json")
-		if err := os.WriteFile(manifest, signed, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return pkg, manifest
+		return stageRelease(t, priv, dir, version, file)
 	}
 	_, kept := stage(filepath.Join(update, installer.InstalledDir), "v1.0.0", v100)
 	if err := os.Rename(kept, filepath.Join(update, installer.InstalledDir, installer.KeptManifest)); err != nil {
@@ -518,4 +489,27 @@ func TestUpdateInstallWithRealRPM(t *testing.T) {
 	if got := run(t, filepath.Join(root, "usr/bin/casefleet-agent"), "version"); got != "casefleet-agent v1.1.0\n" {
 		t.Errorf("the installed agent says %q", got)
 	}
+}
+
+// stageRelease puts a copy of the package file into dir with its manifest
+// (VERSION.manifest.json) signed by priv, as the agent leaves them for the
+// installer, and returns both paths.
+func stageRelease(t *testing.T, priv ed25519.PrivateKey, dir, version, file string) (pkg, manifest string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o750)
+	pkg = filepath.Join(dir, filepath.Base(file))
+	run(t, "cp", file, pkg)
+	p, err := release.Describe(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := release.Sign(priv, release.Manifest{Version: version, Created: time.Now(), Packages: []release.Package{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest = filepath.Join(dir, version+".manifest.json")
+	if err := os.WriteFile(manifest, signed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return pkg, manifest
 }
