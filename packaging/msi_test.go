@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -93,6 +94,36 @@ func TestAgentMSI(t *testing.T) {
 			if _, ok := sequence[action]; !ok {
 				t.Errorf("the install sequence lacks %s", action)
 			}
+		}
+
+		// An update's rollback installs the previous MSI over the newer
+		// one: every other version of the agent is found and removed
+		// (VersionMin 0.0.0 inclusive, no VersionMax, not detect-only),
+		// before the files are copied, and nothing blocks a downgrade.
+		upgrades := msiRows(t, msi, "Upgrade", "ActionProperty")
+		if len(upgrades) != 1 {
+			t.Errorf("Upgrade rows %v: want one, removing every version", upgrades)
+		}
+		if got := upgrades["WIX_UPGRADE_DETECTED"]; got["UpgradeCode"] != "{355536E1-3C62-4013-9E94-FFC46D21412A}" ||
+			got["VersionMin"] != "0.0.0" || got["VersionMax"] != "" || got["Attributes"] != "256" {
+			t.Errorf("upgrade row %v: want every version of the agent's UpgradeCode (min 0.0.0 inclusive: attributes 256, no max)", got)
+		}
+		if !strings.Contains(props["SecureCustomProperties"]["Value"], "WIX_UPGRADE_DETECTED") {
+			t.Errorf("SecureCustomProperties %q lacks WIX_UPGRADE_DETECTED: a per-machine install would not see it", props["SecureCustomProperties"]["Value"])
+		}
+		seq := func(action string) int {
+			n, err := strconv.Atoi(sequence[action]["Sequence"])
+			if err != nil {
+				t.Errorf("%s: sequence %v", action, sequence[action])
+			}
+			return n
+		}
+		if !(seq("InstallValidate") < seq("RemoveExistingProducts") && seq("RemoveExistingProducts") < seq("InstallInitialize")) {
+			t.Errorf("RemoveExistingProducts at %d: want between InstallValidate (%d) and InstallInitialize (%d)",
+				seq("RemoveExistingProducts"), seq("InstallValidate"), seq("InstallInitialize"))
+		}
+		if conds := msiRows(t, msi, "LaunchCondition", "Condition"); len(conds) > 0 {
+			t.Errorf("launch conditions %v: a downgrade must not be blocked", conds)
 		}
 	})
 
