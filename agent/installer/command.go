@@ -27,16 +27,30 @@ const (
 )
 
 const usage = `casefleet-agent update-install: install the update the agent asked for (run as root
-by casefleet-agent-update.service when the agent writes update/request.json;
-docs/updates.md). Verifies, installs with dpkg or rpm, waits for the new agent's
-health, rolls back to the kept package otherwise, writes update/result.json.
-Finishes an interrupted install first.
+by casefleet-agent-update.service when the agent writes update/request.json; on
+Windows started by the agent's service from a copy of its executable, with
+--format msi; docs/updates.md). Verifies, installs with dpkg, rpm or msiexec,
+waits for the new agent's health, rolls back to the kept package otherwise,
+writes update/result.json. Finishes an interrupted install first.
 
 Usage:
   casefleet-agent update-install [flags]
 
 Flags:
 `
+
+// DefaultAgentExe is where the MSI installs the agent on Windows:
+// %ProgramFiles%\casefleet\casefleet-agent.exe; elsewhere none.
+func DefaultAgentExe() string {
+	if runtime.GOOS != "windows" {
+		return ""
+	}
+	dir := os.Getenv("ProgramFiles")
+	if dir == "" {
+		dir = `C:\Program Files`
+	}
+	return filepath.Join(dir, "casefleet", "casefleet-agent.exe")
+}
 
 // Command is `casefleet-agent update-install ARGS`; it returns the exit
 // status.
@@ -47,9 +61,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	work := fs.String("work", DefaultWork, "the installer's own root-only directory (verified copies, journal)")
 	pub := fs.String("release-pub", DefaultReleasePub, "the release public key that verifies manifests")
 	root := fs.String("root", "", "install into this throw-away root (dpkg --root, rpm --root): for tests")
-	format := fs.String("format", "", "deb or rpm (default: what "+FormatFile+" says)")
+	format := fs.String("format", "", "deb, rpm or msi (default: what "+FormatFile+" says)")
 	dpkg := fs.String("dpkg", "dpkg", "the dpkg command")
 	rpm := fs.String("rpm", "rpm", "the rpm command")
+	msiexec := fs.String("msiexec", "", `msi: msiexec.exe, an absolute path (default %SystemRoot%\System32\msiexec.exe)`)
+	agentExe := fs.String("agent-exe", DefaultAgentExe(), "msi: the installed casefleet-agent.exe, asked its version")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	fs.Usage = func() {
@@ -82,25 +98,29 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		*format = strings.TrimSpace(string(b))
 	}
-	var tool Tool
-	switch *format {
-	case "deb":
-		tool = Dpkg{Dpkg: *dpkg, Root: *root}
-	case "rpm":
-		tool = RPM{RPM: *rpm, Root: *root}
-	default:
-		log.Error("update: unknown package format", "format", *format)
-		return 2
-	}
 	key, err := release.LoadPublicKey(*pub)
 	if err != nil {
 		// No key of its own: it cannot verify, so it installs nothing; a
 		// pending request still gets its answer (result.json, failed).
 		log.Info("update: no release key: a request will be refused", "err", err)
 	}
+	var tool Tool
+	goos := runtime.GOOS
+	switch *format {
+	case "deb":
+		tool = Dpkg{Dpkg: *dpkg, Root: *root}
+	case "rpm":
+		tool = RPM{RPM: *rpm, Root: *root}
+	case "msi":
+		tool = MSI{Msiexec: *msiexec, Agent: *agentExe, LogDir: *dir, Key: key}
+		goos = "windows" // an MSI is Windows' (tests run it elsewhere with a stand-in msiexec)
+	default:
+		log.Error("update: unknown package format", "format", *format)
+		return 2
+	}
 	in := &Installer{
 		Dir: *dir, Work: *work, ReleaseKey: key, keyErr: err, Tool: tool, Logger: log,
-		Platform: fmt.Sprintf("%s-%s-%s", runtime.GOOS, runtime.GOARCH, *format),
+		Platform: fmt.Sprintf("%s-%s-%s", goos, runtime.GOARCH, *format),
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

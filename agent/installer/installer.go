@@ -1,7 +1,8 @@
-// Package installer is the root side of an agent update on Linux
-// (docs/updates.md): `casefleet-agent update-install`, run by the oneshot
-// unit casefleet-agent-update.service when the agent writes
-// update/request.json.
+// Package installer is the root side of an agent update (docs/updates.md):
+// `casefleet-agent update-install`, run by the oneshot unit
+// casefleet-agent-update.service when the agent writes update/request.json
+// on Linux, started detached by the agent's service (LocalSystem) from a
+// copy of its executable on Windows (--format msi).
 //
 // It believes nothing of the agent's say: it verifies the manifest with its
 // own release key and the package's size and SHA-256, on root-only copies
@@ -123,7 +124,7 @@ type Installer struct {
 	Work       string                     // root-only: the verified copies and the journal
 	ReleaseKey ed25519.PublicKey          // from root's own configuration
 	Platform   string                     // e.g. linux-amd64-deb
-	Tool       Tool                       // dpkg or rpm
+	Tool       Tool                       // dpkg, rpm or msiexec
 	Logger     *slog.Logger               // never nil
 	Recheck    time.Duration              // how often health.json is read besides on change (default 2s)
 	writeFile  func(string, []byte) error // tests: a full disk

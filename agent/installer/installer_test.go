@@ -101,12 +101,13 @@ func (f *fakeTool) state() (string, []string) {
 }
 
 type fixture struct {
-	t    *testing.T
-	dir  string // the agent's update directory
-	priv ed25519.PrivateKey
-	tool *fakeTool
-	in   *Installer
-	logs *bytes.Buffer
+	t        *testing.T
+	platform string
+	dir      string // the agent's update directory
+	priv     ed25519.PrivateKey
+	tool     *fakeTool
+	in       *Installer
+	logs     *bytes.Buffer
 }
 
 // newFixture: a kiosk on v1.0.0, whose package the agent has kept in
@@ -119,7 +120,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	dir := filepath.Join(t.TempDir(), "update")
 	logs := &bytes.Buffer{}
-	f := &fixture{t: t, dir: dir, priv: priv, tool: &fakeTool{installed: "1.0.0"}, logs: logs}
+	f := &fixture{t: t, platform: platform, dir: dir, priv: priv, tool: &fakeTool{installed: "1.0.0"}, logs: logs}
 	f.in = &Installer{
 		Dir: dir, Work: filepath.Join(t.TempDir(), "work"), ReleaseKey: pub, Platform: platform,
 		Tool: f.tool, Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs}, nil)), Recheck: 50 * time.Millisecond,
@@ -150,6 +151,9 @@ func (f *fixture) release(dir, version string) (pkg, manifest string) {
 		f.t.Fatal(err)
 	}
 	pkg = filepath.Join(dir, "casefleet-agent_"+version+"_amd64.deb")
+	if f.platform == release.WindowsAMD64MSI {
+		pkg = filepath.Join(dir, "casefleet-agent-"+version+"-x64.msi")
+	}
 	body := append([]byte("version="+version+"\n"), bytes.Repeat([]byte{'x'}, 64<<10)...)
 	if err := os.WriteFile(pkg, body, 0o644); err != nil {
 		f.t.Fatal(err)
@@ -173,7 +177,7 @@ func (f *fixture) release(dir, version string) (pkg, manifest string) {
 func (f *fixture) request(version string, deadline int) Request {
 	f.t.Helper()
 	pkg, manifest := f.release(f.dir, version)
-	req := Request{Version: "v" + version, From: "v1.0.0", Platform: platform, Package: pkg, Manifest: manifest, DeadlineSeconds: deadline}
+	req := Request{Version: "v" + version, From: "v1.0.0", Platform: f.platform, Package: pkg, Manifest: manifest, DeadlineSeconds: deadline}
 	f.writeRequest(req)
 	return req
 }

@@ -94,29 +94,6 @@ func (u *Updater) writeHealth(results []CheckResult) {
 			s.Health = &h
 		}
 	})
-	if selfResult {
-		u.resultOfOwnInstall(h)
-	}
-}
-
-// resultOfOwnInstall writes result.json where no installer does (Windows:
-// the service ran msiexec itself): after an install of this very version,
-// the health checks' outcome is the install's result. There is no
-// automatic rollback there yet; an unhealthy version is reported failed,
-// with the way back in the reason.
-func (u *Updater) resultOfOwnInstall(h Health) {
-	var req Request
-	if _, err := readJSON(u.files.Request(), &req); err != nil || req.Version != u.opt.Version || !installing(u.files) {
-		return
-	}
-	r := Result{Version: req.Version, From: req.From, State: StateHealthy}
-	if !h.Healthy {
-		r.State = StateFailed
-		r.Reason = "installed but its health checks failed: " + h.Reason + "; no automatic rollback on Windows: reinstall the MSI kept in " + u.files.Installed()
-	}
-	if err := writeJSON(u.files.Result(), r); err != nil {
-		u.log.Error("write result.json", "err", err)
-	}
 }
 
 // readResult shows the installer's last result.json, if any.

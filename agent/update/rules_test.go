@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -36,29 +36,45 @@ func TestPlatformIsGOOSGOARCHAndThePackageFormat(t *testing.T) {
 	}
 }
 
-// On Windows the service runs msiexec from System32 on the verified MSI,
-// quiet, without restarting the PC, logging verbosely. (msiexec itself
-// only runs on Windows; here the command line is built and checked.)
-func TestMSICommand(t *testing.T) {
-	got, err := MSICommand(`C:\Windows`, `C:\ProgramData\casefleet\data\update\casefleet-agent-1.6.0-x64.msi`, `C:\ProgramData\casefleet\data\update\msiexec-v1.6.0.log`)
-	want := []string{`C:\Windows\System32\msiexec.exe`, "/i", `C:\ProgramData\casefleet\data\update\casefleet-agent-1.6.0-x64.msi`, "/qn", "/norestart", "/l*v", `C:\ProgramData\casefleet\data\update\msiexec-v1.6.0.log`}
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("MSICommand = %q, %v\nwant %q", got, err, want)
+// On Windows the service starts update-install --format msi itself, from
+// a copy of its executable in the update directory (msiexec replaces the
+// installed one), its output appended to update-install.log. The detached
+// start is Windows' own; here the command is built and run with a
+// stand-in for the executable that records its arguments.
+func TestWindowsInstallerCommand(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the stand-in is a shell script")
 	}
-	if got, _ := MSICommand("", `D:\u\a.MSI`, `D:\u\a.log`); got[0] != `C:\Windows\System32\msiexec.exe` {
-		t.Errorf("default SystemRoot: %q", got[0])
+	e := newEnv(t)
+	opt := e.options()
+	os.MkdirAll(opt.Dir, 0o750)
+	exe := filepath.Join(t.TempDir(), "casefleet-agent.exe")
+	body := "#!/bin/sh\necho \"$0 $*\"\necho started >&2\n"
+	if err := os.WriteFile(exe, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	for _, bad := range [][3]string{
-		{`C:\Windows`, `update\a.msi`, `C:\u\a.log`},         // relative package
-		{`C:\Windows`, `C:\u\a.msi`, `a.log`},                // relative log
-		{`C:\Windows`, `C:\u\a.exe`, `C:\u\a.log`},           // not an MSI
-		{`C:\Windows`, `C:\u\a" /quiet x.msi`, `C:\u\a.log`}, // a quote would end the argument
-		{`C:\Windows`, "C:\\u\\a\n.msi", `C:\u\a.log`},
-		{`Windows`, `C:\u\a.msi`, `C:\u\a.log`},
-	} {
-		if got, err := MSICommand(bad[0], bad[1], bad[2]); err == nil {
-			t.Errorf("MSICommand(%q) = %q, want a refusal", bad, got)
+	for range 2 { // a second update replaces the copy
+		cmd, log, err := installerCmd(opt, exe)
+		if err != nil {
+			t.Fatal(err)
 		}
+		err = cmd.Start()
+		log.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyExe := filepath.Join(opt.Dir, "casefleet-agent-update-install.exe")
+	if got, _ := os.ReadFile(copyExe); string(got) != body {
+		t.Errorf("the copy holds %q", got)
+	}
+	want := copyExe + " update-install --format msi --dir " + opt.Dir + " --work " + filepath.Join(filepath.Dir(opt.Dir), "update-install") +
+		" --release-pub " + opt.ReleasePub + " --agent-exe " + exe + "\nstarted\n"
+	if got, _ := os.ReadFile(filepath.Join(opt.Dir, "update-install.log")); string(got) != want+want {
+		t.Errorf("update-install.log:\n%s\nwant twice:\n%s", got, want)
 	}
 }
 
@@ -123,43 +139,6 @@ func TestHealthChecksAfterAStart(t *testing.T) {
 			t.Errorf("status %+v", s)
 		}
 	})
-}
-
-// On Windows no root installer writes result.json: the new agent writes
-// it from its own health checks after an install of its very version
-// (there is no automatic rollback there yet, which the reason says).
-// The function runs here; only the switch that calls it is Windows'.
-func TestOnWindowsTheNewAgentWritesTheResult(t *testing.T) {
-	for _, healthy := range []bool{true, false} {
-		e := newEnv(t)
-		os.MkdirAll(e.dir, 0o750)
-		writeJSON(filepath.Join(e.dir, RequestFile), Request{Version: "v1.6.0", From: "v1.5.0"})
-		opt := e.options()
-		opt.Version = "v1.6.0"
-		u, err := New(opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.resultOfOwnInstall(Health{Version: "v1.6.0", Healthy: healthy, Reason: "tunnel: not connected to the relay"})
-		var r Result
-		if _, err := readJSON(filepath.Join(e.dir, ResultFile), &r); err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case healthy && (r != Result{Version: "v1.6.0", From: "v1.5.0", State: StateHealthy}):
-			t.Errorf("healthy: %+v", r)
-		case !healthy && (r.State != StateFailed || !strings.Contains(r.Reason, "health checks failed: tunnel: not connected") || !strings.Contains(r.Reason, "no automatic rollback on Windows")):
-			t.Errorf("unhealthy: %+v", r)
-		}
-		// An ordinary restart (no request for this version) writes none.
-		os.Remove(filepath.Join(e.dir, ResultFile))
-		opt.Version = "v1.7.0"
-		u2, _ := New(opt)
-		u2.resultOfOwnInstall(Health{Version: "v1.7.0", Healthy: true})
-		if _, err := os.Stat(filepath.Join(e.dir, ResultFile)); err == nil {
-			t.Error("a result for a start that was not an install")
-		}
-	}
 }
 
 func TestAnOrdinaryRestartsHealthIsNotShown(t *testing.T) {

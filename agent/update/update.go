@@ -82,7 +82,7 @@ type Options struct {
 	Changes func() (<-chan struct{}, func())
 	// Install, if set, runs after request.json is written. Nil: the
 	// platform's own (nothing on Linux, where a systemd path unit starts
-	// the installer; msiexec on Windows).
+	// the installer; on Windows the service starts it, see installerCmd).
 	Install func(ctx context.Context, r Request) error
 	// Health are the checks a start must pass (see RunHealth).
 	Health         []HealthCheck
@@ -173,7 +173,7 @@ func New(opt Options) (*Updater, error) {
 		opt.HealthDeadline = DefaultHealthDeadline
 	}
 	if opt.Install == nil {
-		opt.Install = platformInstall(opt.Dir)
+		opt.Install = platformInstall(opt)
 	}
 	u := &Updater{opt: opt, log: opt.Logger.With("component", "update"), files: Files{Dir: opt.Dir}, kick: make(chan struct{}, 1), openFile: os.OpenFile, resultPoll: resultPoll}
 	if opt.Window != "" {
