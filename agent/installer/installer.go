@@ -139,13 +139,26 @@ func (f failure) Error() string { return f.reason }
 func fail(format string, a ...any) error { return failure{fmt.Sprintf(format, a...)} }
 
 // Run does what there is to do: finishes an interrupted job, or carries
-// out a new request.json; nothing when the request was done already. An
+// out a new request.json; nothing when the request was done already or
+// another installer is at work. An
 // error means the job could not be finished (and is not recorded as
 // done): systemd runs the unit again.
 func (in *Installer) Run(ctx context.Context) error {
 	if err := os.MkdirAll(in.Work, 0o700); err != nil {
 		return fmt.Errorf("work directory: %w", err)
 	}
+	// One installer at a time: the unit runs once, but on Windows the
+	// agent starts one at its own start to finish an interrupted job,
+	// which may find the installer of that job still waiting for it.
+	release, err := LockWork(in.Work)
+	if errors.Is(err, ErrBusy) {
+		in.Logger.Info("update: another update-install is running: nothing to do")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
 	var j journal
 	switch err := readJSON(filepath.Join(in.Work, "journal.json"), &j); {
 	case err == nil:

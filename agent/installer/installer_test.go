@@ -598,3 +598,39 @@ func TestToolCommandLines(t *testing.T) {
 		t.Errorf("commands:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// One installer at a time: a run that finds another holding the work
+// directory does nothing (on Windows the agent starts one at its own
+// start to finish an interrupted job, which may find that job's installer
+// still waiting for it); the lock goes with the process that held it.
+func TestASecondInstallerLeavesTheJobToTheFirst(t *testing.T) {
+	f := newFixture(t)
+	f.request("1.1.0", 30)
+	os.MkdirAll(f.in.Work, 0o700)
+	if Busy(f.in.Work) {
+		t.Fatal("Busy before any installer ran")
+	}
+	release, err := LockWork(f.in.Work) // the first installer
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Busy(f.in.Work) {
+		t.Error("Busy is false while an installer holds the lock")
+	}
+	if err := f.run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(f.dir, StatusFile)) || exists(filepath.Join(f.dir, ResultFile)) {
+		t.Error("the second installer touched the job")
+	}
+	if _, calls := f.tool.state(); len(calls) != 0 {
+		t.Errorf("the second installer ran the package tool: %v", calls)
+	}
+	if !strings.Contains(f.logs.String(), "another update-install is running") {
+		t.Errorf("the log does not say why nothing was done:\n%s", f.logs.String())
+	}
+	release()
+	if Busy(f.in.Work) {
+		t.Error("Busy after the first installer let go")
+	}
+}

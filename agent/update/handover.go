@@ -36,11 +36,15 @@ func installerCmd(opt Options, exe string) (cmd *exec.Cmd, log *os.File, err err
 		return nil, nil, err
 	}
 	cmd = exec.Command(copyExe, "update-install", "--format", "msi",
-		"--dir", opt.Dir, "--work", filepath.Join(filepath.Dir(opt.Dir), installerDir),
+		"--dir", opt.Dir, "--work", installerWork(opt),
 		"--release-pub", opt.ReleasePub, "--agent-exe", agentExe)
 	cmd.Stdout, cmd.Stderr = log, log
 	return cmd, log, nil
 }
+
+// installerWork is the installer's work directory on Windows, beside the
+// update directory.
+func installerWork(opt Options) string { return filepath.Join(filepath.Dir(opt.Dir), installerDir) }
 
 // copyFile copies src to dst whole (a temporary file renamed over dst).
 func copyFile(src, dst string) error {

@@ -2,6 +2,7 @@ package update
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"casefleet/agent/installer"
 )
 
 func TestPlatformIsGOOSGOARCHAndThePackageFormat(t *testing.T) {
@@ -176,4 +179,52 @@ func TestTheRelaysNudgeMakesTheAgentAskAgain(t *testing.T) {
 	}
 	e.waitAsk() // the interval is an hour: only the nudge asks
 	e.stayed()
+}
+
+// Where no service manager starts the installer at boot (Windows), an
+// agent that starts to find a job the installer began and did not finish
+// (a power cut during an update) starts the installer to finish it,
+// unless an installer is at work (it waits for this start's health), and
+// never for a job the installer did not begin.
+func TestAnInterruptedInstallIsFinishedAtStart(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		began, running bool
+		want           int
+	}{
+		{"interrupted: the installer is started", true, false, 1},
+		{"its installer is at work", true, true, 0},
+		{"never begun by the installer", false, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			req := Request{Version: "v1.6.0", From: running, Platform: "windows-amd64-msi", Package: filepath.Join(e.dir, "p.msi"), DeadlineSeconds: 30}
+			b, _ := json.Marshal(req)
+			os.MkdirAll(e.dir, 0o750)
+			os.WriteFile(filepath.Join(e.dir, RequestFile), b, 0o644)
+			if tc.began {
+				os.WriteFile(filepath.Join(e.dir, StatusFile), []byte(`{"state":"installing","version":"v1.6.0"}`), 0o644)
+			}
+			var started atomic.Int32
+			opts := func(o *Options) {
+				o.FinishInterrupted = true
+				o.Install = func(context.Context, Request) error { started.Add(1); return nil }
+			}
+			if tc.running {
+				work := installerWork(e.options())
+				os.MkdirAll(work, 0o700)
+				release, err := installer.LockWork(work)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer release()
+			}
+			u := e.start(opts)
+			u.Connected()
+			e.waitAsk() // Run is past its start
+			if got := int(started.Load()); got != tc.want {
+				t.Errorf("installer started %d times, want %d", got, tc.want)
+			}
+		})
+	}
 }

@@ -39,11 +39,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"casefleet/agent/config"
+	"casefleet/agent/installer"
 	"casefleet/shared/release"
 )
 
@@ -84,6 +86,11 @@ type Options struct {
 	// platform's own (nothing on Linux, where a systemd path unit starts
 	// the installer; on Windows the service starts it, see installerCmd).
 	Install func(ctx context.Context, r Request) error
+	// FinishInterrupted makes Run start the installer (Install) when it
+	// finds a job the installer began and did not finish (a power cut
+	// during an update) and no installer is at work: where no service
+	// manager starts the installer at boot. Always on Windows.
+	FinishInterrupted bool
 	// Health are the checks a start must pass (see RunHealth).
 	Health         []HealthCheck
 	HealthDeadline time.Duration // DefaultHealthDeadline if zero
@@ -174,6 +181,9 @@ func New(opt Options) (*Updater, error) {
 	}
 	if opt.Install == nil {
 		opt.Install = platformInstall(opt)
+	}
+	if runtime.GOOS == "windows" {
+		opt.FinishInterrupted = true
 	}
 	u := &Updater{opt: opt, log: opt.Logger.With("component", "update"), files: Files{Dir: opt.Dir}, kick: make(chan struct{}, 1), openFile: os.OpenFile, resultPoll: resultPoll}
 	if opt.Window != "" {
@@ -269,6 +279,7 @@ func (u *Updater) Run(ctx context.Context) error {
 		defer stop()
 		changes = ch
 	}
+	u.finishInterrupted(ctx)
 	ask := false // the first question waits for the tunnel (Connected)
 	for {
 		u.round(ctx, ask)
@@ -541,6 +552,33 @@ func (u *Updater) tryInstall(ctx context.Context) {
 
 // installing reports whether a request was handed over and the installer
 // has not finished it yet.
+// finishInterrupted starts the installer again when it began a job (its
+// status.json) that has no result, and no installer holds its work
+// directory (see Options.FinishInterrupted); the installer finishes the
+// job from its journal.
+func (u *Updater) finishInterrupted(ctx context.Context) {
+	if !u.opt.FinishInterrupted || !installing(u.files) {
+		return
+	}
+	var req Request
+	var st struct {
+		Version string `json:"version"`
+	}
+	if _, err := readJSON(u.files.Request(), &req); err != nil {
+		return
+	}
+	if _, err := readJSON(u.files.Status(), &st); err != nil || st.Version != req.Version {
+		return // the installer never began this one
+	}
+	if installer.Busy(installerWork(u.opt)) {
+		return // its installer is at work (waiting for this start's health)
+	}
+	u.log.Warn("an update was cut short (a power cut?): starting the installer to finish it", "version", req.Version)
+	if err := u.opt.Install(ctx, req); err != nil {
+		u.log.Error("the installer could not be started to finish the update", "version", req.Version, "err", err)
+	}
+}
+
 func installing(f Files) bool {
 	var req Request
 	if _, err := readJSON(f.Request(), &req); err != nil {
