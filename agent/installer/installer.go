@@ -557,36 +557,21 @@ func (in *Installer) copyVerified(src, dst string, p release.Package) error {
 		return err
 	}
 	defer from.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".copy-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if p.File != "" {
+	return writeWhole(dst, 0o644, func(tmp *os.File) error {
+		if p.File == "" {
+			_, err := io.Copy(tmp, from)
+			return err
+		}
 		pr, pw := io.Pipe()
 		checked := make(chan error, 1)
 		go func() { err := p.Check(pr); pr.CloseWithError(err); checked <- err }()
-		_, err = io.Copy(io.MultiWriter(tmp, pw), io.LimitReader(from, p.Size+1))
+		_, err := io.Copy(io.MultiWriter(tmp, pw), io.LimitReader(from, p.Size+1))
 		pw.CloseWithError(err)
 		if cerr := <-checked; err == nil || errors.Is(err, io.ErrClosedPipe) {
 			err = cerr
 		}
-	} else {
-		_, err = io.Copy(tmp, from)
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
 		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	})
 }
 
 // keptManifest finds the one manifest in dir (installed/).
@@ -650,15 +635,23 @@ func readJSON(path string, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-// atomicWrite writes a file whole or not at all: a temporary file, synced,
-// renamed over path.
+// atomicWrite writes a file whole or not at all (see writeWhole).
 func atomicWrite(path string, data []byte, mode os.FileMode) error {
+	return writeWhole(path, mode, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// writeWhole makes path whole or not at all: fill writes a temporary file
+// beside it, which is synced and renamed over path.
+func writeWhole(path string, mode os.FileMode, fill func(*os.File) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
+	err = fill(tmp)
 	if err == nil {
 		err = tmp.Chmod(mode)
 	}

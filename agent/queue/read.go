@@ -82,18 +82,7 @@ func (q *Queue) first(what string, match func(Order) bool) (Order, bool, error) 
 // Pending returns all non-terminal orders in Seq order (the one at the
 // machine included), positions and estimates filled.
 func (q *Queue) Pending() ([]Order, error) {
-	var orders []Order
-	err := q.view(func(s *store) error {
-		l, err := s.lineup()
-		if err != nil {
-			return err
-		}
-		for _, o := range l.line {
-			l.fill(&o)
-			orders = append(orders, o)
-		}
-		return nil
-	})
+	orders, _, err := q.Line()
 	if err != nil {
 		return nil, fmt.Errorf("pending orders: %w", err)
 	}
@@ -103,7 +92,8 @@ func (q *Queue) Pending() ([]Order, error) {
 // Line returns the pending orders, as Pending does, and the estimated
 // wait of an order joining now, as EstimateWait(len(orders)+1) does, from
 // one reading of the line: the machine's status asks for both on every
-// poll, and reading the line is most of what a status costs.
+// poll, and reading the line is most of what a status costs (the wait
+// comes from what that reading computes anyway).
 func (q *Queue) Line() (orders []Order, nextWait time.Duration, err error) {
 	err = q.view(func(s *store) error {
 		l, err := s.lineup()

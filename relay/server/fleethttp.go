@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -137,6 +138,17 @@ func sameOrigin(r *http.Request, o origin) bool {
 	return true
 }
 
+// fleetForm checks that a POST comes from the page itself and reads its
+// small form; false when it has answered already.
+func fleetForm(w http.ResponseWriter, r *http.Request, trusted []netip.Prefix) (origin, bool) {
+	o := originOf(r, trusted)
+	if !sameOrigin(r, o) {
+		http.Error(w, "cross-site request refused", http.StatusForbidden)
+		return o, false
+	}
+	return o, readForm(w, r)
+}
+
 // readForm reads a small urlencoded form body.
 func readForm(w http.ResponseWriter, r *http.Request) bool {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -153,12 +165,8 @@ func readForm(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (s *Server) fleetLogin(w http.ResponseWriter, r *http.Request) {
-	o := originOf(r, s.trusted)
-	if !sameOrigin(r, o) {
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
-		return
-	}
-	if !readForm(w, r) {
+	o, ok := fleetForm(w, r, s.trusted)
+	if !ok {
 		return
 	}
 	if l, ok := locale.Lookup(r.PostForm.Get("lang")); ok {
@@ -198,12 +206,8 @@ func (s *Server) fleetLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) fleetLogout(w http.ResponseWriter, r *http.Request) {
-	o := originOf(r, s.trusted)
-	if !sameOrigin(r, o) {
-		http.Error(w, "cross-site request refused", http.StatusForbidden)
-		return
-	}
-	if !readForm(w, r) {
+	o, ok := fleetForm(w, r, s.trusted)
+	if !ok {
 		return
 	}
 	sess, ok := s.fleetAuth.session(r.Context(), r)

@@ -40,3 +40,18 @@ func ReadFile(v *viper.Viper, path string) error {
 	}
 	return nil
 }
+
+// HelpWanted reports whether -h or --help is among a command's arguments
+// (before any "--"), which pflag answers with the usage and ErrHelp: the
+// binaries then print the usage to standard output and exit 0.
+func HelpWanted(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--help":
+			return true
+		}
+	}
+	return false
+}

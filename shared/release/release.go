@@ -67,18 +67,20 @@ const (
 
 // platformSuffixes tell a package's platform by its file name, as
 // packaging/build.sh names them.
-var platformSuffixes = []struct{ suffix, platform string }{
-	{"_amd64.deb", LinuxAMD64Deb},
-	{"_arm64.deb", LinuxARM64Deb},
-	{".x86_64.rpm", LinuxAMD64RPM},
-	{".aarch64.rpm", LinuxARM64RPM},
-	{"-x64.msi", WindowsAMD64MSI},
+func platformSuffixes() []struct{ suffix, platform string } {
+	return []struct{ suffix, platform string }{
+		{"_amd64.deb", LinuxAMD64Deb},
+		{"_arm64.deb", LinuxARM64Deb},
+		{".x86_64.rpm", LinuxAMD64RPM},
+		{".aarch64.rpm", LinuxARM64RPM},
+		{"-x64.msi", WindowsAMD64MSI},
+	}
 }
 
 // PlatformOf is the platform of a package file named as build.sh names
 // them, or "" for any other file.
 func PlatformOf(name string) string {
-	for _, s := range platformSuffixes {
+	for _, s := range platformSuffixes() {
 		if strings.HasSuffix(name, s.suffix) {
 			return s.platform
 		}
@@ -170,7 +172,7 @@ func (m Manifest) Validate() error {
 }
 
 func knownPlatform(p string) bool {
-	for _, s := range platformSuffixes {
+	for _, s := range platformSuffixes() {
 		if s.platform == p {
 			return true
 		}

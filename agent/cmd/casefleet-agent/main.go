@@ -19,6 +19,7 @@ import (
 	"casefleet/agent/daemon"
 	"casefleet/agent/doctor"
 	"casefleet/agent/installer"
+	sharedconfig "casefleet/shared/config"
 	"casefleet/shared/logging"
 )
 
@@ -52,20 +53,6 @@ func main() {
 	os.Exit(runMain(os.Args[1:], run))
 }
 
-// helpWanted: -h or --help is among a command's arguments (before any
-// "--"), which pflag answers with the usage and ErrHelp.
-func helpWanted(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "--":
-			return false
-		case "-h", "--help":
-			return true
-		}
-	}
-	return false
-}
-
 func run(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
@@ -74,7 +61,7 @@ func run(ctx context.Context, args []string) int {
 	cmd, args := args[0], args[1:]
 	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
 	config.Flags(fs)
-	help := helpWanted(args)
+	help := sharedconfig.HelpWanted(args)
 	if help {
 		// Help asked for is the command's output: standard output, status
 		// 0. The flag sets print their usage to standard error (right after

@@ -27,6 +27,7 @@ import (
 	"casefleet/relay/config"
 	"casefleet/relay/fleet"
 	"casefleet/relay/server"
+	sharedconfig "casefleet/shared/config"
 	"casefleet/shared/logging"
 	"casefleet/shared/release"
 )
@@ -71,20 +72,6 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-// helpWanted: -h or --help is among a command's arguments (before any
-// "--"), which pflag answers with the usage and ErrHelp.
-func helpWanted(args []string) bool {
-	for _, a := range args {
-		switch a {
-		case "--":
-			return false
-		case "-h", "--help":
-			return true
-		}
-	}
-	return false
-}
-
 func run(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
@@ -92,7 +79,7 @@ func run(args []string) int {
 	}
 	cmd, args := args[0], args[1:]
 	fs := pflag.NewFlagSet("casefleet-relay "+cmd, pflag.ContinueOnError)
-	if helpWanted(args) {
+	if sharedconfig.HelpWanted(args) {
 		// Help asked for is output (standard output, status 0); after a
 		// mistake the usage goes to standard error.
 		fs.SetOutput(os.Stdout)
@@ -144,7 +131,7 @@ func run(args []string) int {
 		sub := args[0]
 		args = args[1:]
 		fs = pflag.NewFlagSet("casefleet-relay rollout "+sub, pflag.ContinueOnError)
-		if helpWanted(args) {
+		if sharedconfig.HelpWanted(args) {
 			fs.SetOutput(os.Stdout)
 		}
 		if sub == "set" {
