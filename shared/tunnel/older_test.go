@@ -20,9 +20,6 @@ var (
 	yamuxWideEnd       = yamuxEnd(streamWindow, true, maxMessageLen)     // batched, 1 MiB windows: the last version on yamux
 )
 
-// legacyWindow is the window of every version before streamWindow grew.
-const legacyWindow = 256 << 10
-
 // writeTimeout was how long one yamux frame could wait to be written.
 const writeTimeout = 30 * time.Second
 
