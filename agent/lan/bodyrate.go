@@ -118,7 +118,7 @@ func (b *rateBody) setDeadline() error {
 }
 
 // isTimeout reports a read deadline passing: os.ErrDeadlineExceeded on a
-// TCP connection, the multiplexer's own timeout error on a tunnel stream.
+// TCP connection, yamux's own timeout error on a tunnel stream.
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

@@ -59,7 +59,7 @@ func (a *agent) connect(ctx context.Context, up func(publicURL string)) error {
 	}
 }
 
-// dial performs the handshake and starts the multiplexer on the WebSocket. With
+// dial performs the handshake and starts yamux on the WebSocket. With
 // check, it only tests the credentials: a relay that knows HeaderCheck
 // answers 200 and l is nil; an older one upgrades.
 func (a *agent) dial(ctx context.Context, check bool) (l *link, publicURL string, err error) {

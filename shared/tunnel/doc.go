@@ -4,10 +4,10 @@
 // Kiosks sit behind NAT, so the agent dials out (RunAgent) and keeps one
 // WebSocket open to {relay}/agent/connect. The relay checks the kiosk's
 // credentials and upgrades (Accept). After that the WebSocket carries a
-// multiplexed session (shared/mux, yamux's wire protocol), binary messages
-// only: the relay is the client and opens one stream per customer
-// connection (Conn.DialContext, so an http.Transport and an
-// httputil.ReverseProxy work unchanged), and the agent is the server and serves its ordinary
+// yamux session, binary messages only, no framing of our own: the relay is
+// the yamux client and opens one stream per customer connection
+// (Conn.DialContext, so an http.Transport and an httputil.ReverseProxy work
+// unchanged), and the agent is the yamux server and serves its ordinary
 // http.Handler on every stream, WebSocket upgrades included. The agent may
 // open streams too, for its own requests to the relay (RelayClient, served
 // by AcceptOptions.AgentHandler: the update API); a relay without one

@@ -7,21 +7,30 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"casefleet/shared/mux"
 	"github.com/coder/websocket"
+	"github.com/hashicorp/yamux"
 )
 
-// streamWindow is the most of one stream this end lets be in flight (the
-// protocol starts every stream at 256 KiB and widens it as the reader keeps up), so
+// streamWindow is the most of one stream this end lets be in flight (yamux
+// starts every stream at 256 KiB and widens it as the reader keeps up), so
 // how much a slow reader makes the other end buffer. At 256 KiB, yamux's
 // default, large uploads and print files waited on window updates (see
 // BenchmarkTunnelUpload5MB, BenchmarkTunnelDownload4MB). The peer sends
 // only what this end allows, so ends of earlier versions keep theirs.
 const streamWindow = 1 << 20
+
+// legacyWindow is the window of every version before streamWindow grew.
+const legacyWindow = 256 << 10
+
+// writeTimeout bounds how long one yamux frame may wait to be written
+// before the stream that wrote it gives up. Dead links are found by the
+// keepalive, so this only needs to be generous for slow kiosk uplinks.
+const writeTimeout = 30 * time.Second
 
 // streamCloseTimeout is how long a stream this end has closed may wait
 // for the peer to close its side before it is reset. Neither end ever
@@ -31,11 +40,11 @@ const streamWindow = 1 << 20
 // until yamux's default of 5 minutes, holding the handler and its buffers.
 const streamCloseTimeout = time.Second
 
-// link is one live tunnel: a multiplexed session over a WebSocket, with a
+// link is one live tunnel: a yamux session over a WebSocket, with a
 // keepalive that closes it when the peer stops answering. It serves as the
 // net.Listener of the agent's HTTP server; the relay drains it instead.
 type link struct {
-	sess session
+	sess *yamux.Session
 	conn *wsNetConn
 
 	stopKeepAlive func() // set at the start
@@ -44,20 +53,9 @@ type link struct {
 	err error // why the link went down; set once
 }
 
-// session is the multiplexer over the WebSocket: shared/mux, or for
-// tests an earlier version's hashicorp/yamux.
-type session interface {
-	Open() (net.Conn, error)
-	Accept() (net.Conn, error)
-	Ping() (time.Duration, error)
-	Close() error
-	IsClosed() bool
-	CloseChan() <-chan struct{}
-}
-
 // linkConfig is how one end starts its link.
 type linkConfig struct {
-	server    bool // the agent is the server (it accepts streams), the relay the client
+	server    bool // the agent is the yamux server (it accepts streams), the relay the client
 	keepAlive time.Duration
 	logger    *slog.Logger
 	raw       *corkConn // the agent's connection under the WebSocket; nil on the relay
@@ -66,42 +64,64 @@ type linkConfig struct {
 	older olderEnd
 }
 
-// olderEnd starts an earlier version's session over the WebSocket; nil
-// is this version.
-type olderEnd func(nc *wsNetConn, lc linkConfig) (session, error)
+// olderEnd is an earlier version's way of using the link.
+type olderEnd int
 
-// newLink starts the multiplexer over ws.
-func newLink(ws *websocket.Conn, lc linkConfig) (*link, error) {
-	// The link outlives the handshake's request and context; it ends with
-	// Close or when the peer goes away.
-	nc := &wsNetConn{Conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws: ws, raw: lc.raw}
-	ws.SetReadLimit(maxMessageLen) // after NetConn, which lifts the limit
+const (
+	currentEnd         olderEnd = iota
+	batchingEnd                 // batched messages, a 256 KiB window and read limit
+	messagePerWriteEnd          // a message per yamux Write, as before batching; 256 KiB
+)
 
-	var sess session
-	if lc.older != nil {
-		var err error
-		if sess, err = lc.older(nc, lc); err != nil {
-			ws.CloseNow()
-			return nil, err
-		}
-	} else {
-		cfg := mux.Config{Window: streamWindow, CloseTimeout: streamCloseTimeout, Logger: lc.logger}
-		if lc.server {
-			sess = muxSession{mux.Server(nc, cfg)}
-		} else {
-			sess = muxSession{mux.Client(nc, cfg)}
-		}
+// window and readLimit are this end's stream window and WebSocket read
+// limit.
+func (lc linkConfig) window() uint32 {
+	if lc.older != currentEnd {
+		return legacyWindow
 	}
-	l := &link{sess: sess, conn: nc}
-	l.startKeepAlive(lc.keepAlive)
-	return l, nil
+	return streamWindow
 }
 
-// muxSession is shared/mux's session as a session of net.Conns.
-type muxSession struct{ *mux.Session }
+func (lc linkConfig) readLimit() int64 {
+	if lc.older != currentEnd {
+		return legacyMessageLen
+	}
+	return maxMessageLen
+}
 
-func (m muxSession) Open() (net.Conn, error)   { return m.Session.Open() }
-func (m muxSession) Accept() (net.Conn, error) { return m.Session.Accept() }
+// newLink starts yamux over ws.
+func newLink(ws *websocket.Conn, lc linkConfig) (*link, error) {
+	server, keepAlive, logger := lc.server, lc.keepAlive, lc.logger
+	// The link outlives the handshake's request and context; it ends with
+	// Close or when the peer goes away.
+	nc := &wsNetConn{Conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws: ws}
+	if lc.older != messagePerWriteEnd {
+		nc.batch = newBatchWriter(nc.Conn, func() { ws.CloseNow() }, lc.raw)
+	}
+	ws.SetReadLimit(lc.readLimit()) // after NetConn, which lifts the limit
+
+	cfg := yamux.DefaultConfig()
+	cfg.EnableKeepAlive = false // see keepAlive
+	cfg.KeepAliveInterval = keepAlive
+	cfg.ConnectionWriteTimeout = writeTimeout
+	cfg.MaxStreamWindowSize = lc.window()
+	cfg.StreamCloseTimeout = streamCloseTimeout
+	cfg.LogOutput = nil
+	cfg.Logger = yamuxLogger{logger}
+
+	newSession := yamux.Client
+	if server {
+		newSession = yamux.Server
+	}
+	sess, err := newSession(nc, cfg)
+	if err != nil {
+		ws.CloseNow()
+		return nil, fmt.Errorf("start yamux: %w", err)
+	}
+	l := &link{sess: sess, conn: nc}
+	l.startKeepAlive(keepAlive)
+	return l, nil
+}
 
 // keeper pings the peer every interval and takes the link down when the
 // peer sent nothing at all for one and a half intervals while a ping is
@@ -109,7 +129,8 @@ func (m muxSession) Accept() (net.Conn, error) { return m.Session.Accept() }
 // large transfer on a slow link, but the peer's own pings (every
 // interval, both ends ping), its window updates and its data keep coming.
 // Checked every half interval, a dead or half-open link is down within
-// two intervals.
+// two intervals. yamux has a keepalive of its own, but it waits up to
+// twice its write timeout and does not say why a link died.
 //
 // It runs on a timer, not a goroutine of its own: a relay keeps thousands
 // of idle links, and a goroutine's stack for each was a tenth of the
@@ -200,7 +221,7 @@ func (l *link) Err() error {
 
 // Accept waits for the peer to open a stream.
 func (l *link) Accept() (net.Conn, error) {
-	s, err := l.sess.Accept()
+	s, err := l.sess.AcceptStream()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = errPeerClosed
@@ -221,14 +242,8 @@ func (l *link) Close() error {
 	return nil
 }
 
-// Addr is a placeholder: the streams' peer is the relay's customer, whose
-// address travels in X-Forwarded-For.
-func (l *link) Addr() net.Addr { return tunnelAddr{} }
-
-type tunnelAddr struct{}
-
-func (tunnelAddr) Network() string { return "tunnel" }
-func (tunnelAddr) String() string  { return "tunnel" }
+// Addr is the local address of the WebSocket, or a placeholder.
+func (l *link) Addr() net.Addr { return l.sess.Addr() }
 
 // done is closed as soon as the link is down.
 func (l *link) done() <-chan struct{} { return l.sess.CloseChan() }
@@ -239,12 +254,12 @@ func (l *link) open(ctx context.Context) (net.Conn, error) {
 		return nil, err
 	}
 	type result struct {
-		s   net.Conn
+		s   *yamux.Stream
 		err error
 	}
 	opened := make(chan result, 1)
 	go func() {
-		s, err := l.sess.Open()
+		s, err := l.sess.OpenStream()
 		opened <- result{s, err}
 	}()
 	select {
@@ -266,43 +281,23 @@ func (l *link) open(ctx context.Context) (net.Conn, error) {
 	}
 }
 
-// wsNetConn is the WebSocket as the multiplexer's connection. Its Close
-// skips the WebSocket close handshake, which waits up to 10 s for a peer
-// that may have stopped reading; the multiplexer has nothing more to say
-// at that point, and the peer learns of the end from the closed
-// connection.
+// wsNetConn is the WebSocket as yamux's net.Conn. Its Close skips the
+// WebSocket close handshake, which waits up to 10 s for a peer that may
+// have stopped reading; yamux has nothing more to say at that point, and
+// the peer learns of the end from the closed connection.
 type wsNetConn struct {
 	net.Conn
 	ws       *websocket.Conn
-	raw      *corkConn    // the agent's TCP connection, corked per Write; nil on the relay
+	batch    *batchWriter // nil: a message per Write, as before batching
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the peer
 }
 
-// Write sends whole frames (one or several, see shared/mux) as WebSocket
-// messages of at most legacyMessageLen, which peers of every version
-// read. WebSocket message boundaries mean nothing to the reader: both ends
-// read the messages as one byte stream.
+// Write sends yamux's frames, gathered into few messages (see batchWriter).
 func (c *wsNetConn) Write(p []byte) (int, error) {
-	if c.raw != nil {
-		c.raw.cork()
+	if c.batch == nil {
+		return c.Conn.Write(p)
 	}
-	n := 0
-	for n < len(p) {
-		m := min(len(p)-n, legacyMessageLen)
-		if _, err := c.Conn.Write(p[n : n+m]); err != nil {
-			if c.raw != nil {
-				c.raw.uncork()
-			}
-			return n, err
-		}
-		n += m
-	}
-	if c.raw != nil {
-		if err := c.raw.uncork(); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return c.batch.Write(p)
 }
 
 // Read notes when the peer last sent anything: a peer that is sending is
@@ -321,7 +316,37 @@ func (c *wsNetConn) heardSince(t time.Time) bool {
 }
 
 func (c *wsNetConn) Close() error {
+	if c.batch != nil {
+		c.batch.Close()
+	}
 	c.ws.CloseNow()
 	c.Conn.Close() // only stops the NetConn's timers now
 	return nil
+}
+
+// yamuxLogger passes yamux's log lines to slog at debug level, formatting
+// them only when debug is on: a hostile peer can make yamux log a line for
+// every 12 bytes it sends.
+type yamuxLogger struct{ logger *slog.Logger }
+
+func (y yamuxLogger) Printf(format string, v ...any) {
+	if y.enabled() {
+		y.logger.Debug(fmt.Sprintf(format, v...))
+	}
+}
+
+func (y yamuxLogger) Print(v ...any) {
+	if y.enabled() {
+		y.logger.Debug(fmt.Sprint(v...))
+	}
+}
+
+func (y yamuxLogger) Println(v ...any) {
+	if y.enabled() {
+		y.logger.Debug(strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+	}
+}
+
+func (y yamuxLogger) enabled() bool {
+	return y.logger.Enabled(context.Background(), slog.LevelDebug)
 }

@@ -42,10 +42,6 @@ const maxURLLen = 2048
 // it must hold the largest body this end's window lets them send.
 const maxMessageLen = streamWindow + 4<<10
 
-// legacyWindow is the stream window of every version before streamWindow
-// grew.
-const legacyWindow = 256 << 10
-
 // legacyMessageLen is the read limit of every version before streamWindow
 // grew: no message sent is larger, so that those ends read them.
 const legacyMessageLen = legacyWindow + 4<<10

@@ -3,71 +3,9 @@ package tunnel
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
-	"time"
-
-	"github.com/hashicorp/yamux"
 )
-
-// Ends of earlier versions, for the tests that ends of every version
-// talk: hashicorp/yamux, which every version before shared/mux ran, used
-// the three ways those versions used it.
-var (
-	messagePerWriteEnd = yamuxEnd(legacyWindow, false, legacyMessageLen) // a WebSocket message per yamux Write; 256 KiB windows
-	batchingEnd        = yamuxEnd(legacyWindow, true, legacyMessageLen)  // frames batched into messages (batchWriter); 256 KiB
-	yamuxWideEnd       = yamuxEnd(streamWindow, true, maxMessageLen)     // batched, 1 MiB windows: the last version on yamux
-)
-
-// writeTimeout was how long one yamux frame could wait to be written.
-const writeTimeout = 30 * time.Second
-
-func yamuxEnd(window uint32, batching bool, readLimit int64) olderEnd {
-	return func(nc *wsNetConn, lc linkConfig) (session, error) {
-		nc.ws.SetReadLimit(readLimit) // as that version had it
-		conn := &olderConn{wsNetConn: nc}
-		if batching {
-			conn.batch = newBatchWriter(nc.Conn, func() { nc.ws.CloseNow() }, nc.raw)
-		}
-		cfg := yamux.DefaultConfig()
-		cfg.EnableKeepAlive = false // the link's keeper pings
-		cfg.ConnectionWriteTimeout = writeTimeout
-		cfg.MaxStreamWindowSize = window
-		cfg.StreamCloseTimeout = streamCloseTimeout
-		cfg.LogOutput = io.Discard
-		newSession := yamux.Client
-		if lc.server {
-			newSession = yamux.Server
-		}
-		sess, err := newSession(conn, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("start yamux: %w", err)
-		}
-		return sess, nil
-	}
-}
-
-// olderConn is the WebSocket as an earlier version wrote to it: a message
-// per yamux Write, or batched.
-type olderConn struct {
-	*wsNetConn
-	batch *batchWriter
-}
-
-func (c *olderConn) Write(p []byte) (int, error) {
-	if c.batch == nil {
-		return c.wsNetConn.Conn.Write(p)
-	}
-	return c.batch.Write(p)
-}
-
-func (c *olderConn) Close() error {
-	if c.batch != nil {
-		c.batch.Close()
-	}
-	return c.wsNetConn.Close()
-}
 
 // yamux's frame header: version, type, flags (2), stream id (4), length
 // (4). Only a data frame's length counts body bytes that follow it.
