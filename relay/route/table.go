@@ -1,21 +1,22 @@
 package route
 
 import (
-	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"casefleet/relay/streamhttp"
 	"casefleet/shared/tunnel"
 )
 
 // Tunnel is one agent's tunnel on this relay.
 type Tunnel struct {
 	Conn *tunnel.Conn
-	// Transport reaches the agent through Conn. The relay builds its own
-	// (rather than Conn.Transport) to set its timeouts.
-	Transport *http.Transport
+	// Transport reaches the agent through Conn's streams. The relay
+	// builds its own (rather than Conn.Transport): lighter than
+	// http.Transport, and with the relay's timeouts.
+	Transport *streamhttp.Transport
 	ID        string    // unique per tunnel, names it in the directory
 	Since     time.Time // when it was admitted
 

@@ -2,11 +2,13 @@ package route
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"casefleet/relay/streamhttp"
 	"casefleet/shared/enroll"
 	"casefleet/shared/tunnel"
 )
@@ -40,7 +42,8 @@ func tunnels(t *testing.T, code string, n int) []*Tunnel {
 		t.Cleanup(func() { cancel(); <-done })
 		select {
 		case c := <-accepted:
-			out = append(out, &Tunnel{Conn: c, Transport: &http.Transport{DialContext: c.DialContext}, ID: code + string(rune('a'+len(out)))})
+			dial := func(ctx context.Context) (net.Conn, error) { return c.DialContext(ctx, "tcp", "agent") }
+			out = append(out, &Tunnel{Conn: c, Transport: &streamhttp.Transport{Dial: dial}, ID: code + string(rune('a'+len(out)))})
 		case <-time.After(20 * time.Second):
 			t.Fatal("no tunnel")
 		}

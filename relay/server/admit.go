@@ -6,12 +6,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"time"
 
 	"casefleet/relay/metrics"
 	"casefleet/relay/route"
+	"casefleet/relay/streamhttp"
 	"casefleet/shared/enroll"
 	"casefleet/shared/tunnel"
 )
@@ -53,15 +55,13 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	t := &route.Tunnel{
 		Conn: conn,
-		Transport: &http.Transport{
-			Proxy:                 nil, // the stream is the connection
-			DialContext:           conn.DialContext,
-			DisableCompression:    true, // pass the agent's encoding through untouched
-			MaxIdleConns:          64,
-			MaxIdleConnsPerHost:   64,
-			IdleConnTimeout:       tunnelIdleTimeout,
+		Transport: &streamhttp.Transport{
+			Dial: func(ctx context.Context) (net.Conn, error) {
+				return conn.DialContext(ctx, "tcp", "agent")
+			},
+			MaxIdle:               64,
+			IdleTimeout:           tunnelIdleTimeout,
 			ResponseHeaderTimeout: s.cfg.ResponseHeaderTimeout,
-			ExpectContinueTimeout: time.Second,
 		},
 		ID:    newTunnelID(),
 		Since: time.Now(),
