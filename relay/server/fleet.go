@@ -330,9 +330,9 @@ func (f *fleetWatch) fetch(ctx context.Context, t *route.Tunnel) (summary.Summar
 		return summary.Summary{}, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	// The stream closes after the answer: an idle connection kept for
-	// the next round would hold two goroutines and their buffers per
-	// tunnel, between rounds, on a relay of thousands of idle tunnels.
+	// The stream closes after the answer: an idle one kept for the next
+	// round would hold a stream and its buffers per tunnel, between
+	// rounds, on a relay of thousands of idle tunnels.
 	req.Close = true
 	resp, err := t.Transport.RoundTrip(req)
 	if err != nil {

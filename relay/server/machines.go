@@ -209,7 +209,7 @@ func (s *Server) fetchStatus(ctx context.Context, m onlineMachine) (agentStatus,
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set(hopHeader, s.cfg.InstanceID)
 	// Asked now and then (statuses are cached): the stream closes after
-	// the answer rather than idle with two goroutines per tunnel.
+	// the answer rather than idle with its buffers per tunnel.
 	req.Close = true
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
