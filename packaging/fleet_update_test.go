@@ -24,6 +24,7 @@ import (
 	"casefleet/relay/server"
 	"casefleet/relay/updates"
 	"casefleet/shared/release"
+	"casefleet/shared/release/releasetest"
 	"casefleet/shared/testenv"
 )
 
@@ -43,14 +44,7 @@ func TestFleetUpdatesItselfThroughTheRelay(t *testing.T) {
 	needTools(t, "dpkg", "dpkg-deb", "dpkg-query")
 	need(t, runtime.GOARCH == "amd64", "this machine is "+runtime.GOARCH, "build.sh makes amd64 packages by default: run on amd64")
 
-	keys := t.TempDir()
-	pub, priv, err := release.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := release.WriteKeyPair(keys, pub, priv); err != nil {
-		t.Fatal(err)
-	}
+	keys, _, priv := releasetest.Keys(t)
 	releaseKey, releasePub := filepath.Join(keys, release.PrivateKeyFile), filepath.Join(keys, release.PublicKeyFile)
 
 	// The releases, as make package RELEASE_KEY=... writes them, in the

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"casefleet/shared/release"
+	"casefleet/shared/release/releasetest"
 )
 
 // `make package RELEASE_KEY=...` (build.sh --release-key) signs a release
@@ -15,14 +16,7 @@ import (
 // public key, and names each package's platform, size and hash exactly.
 func TestPackageSignsAReleaseManifest(t *testing.T) {
 	slow(t)
-	keys := t.TempDir()
-	pub, priv, err := release.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := release.WriteKeyPair(keys, pub, priv); err != nil {
-		t.Fatal(err)
-	}
+	keys, pub, _ := releasetest.Keys(t)
 	out := t.TempDir()
 	cmd := exec.Command("./build.sh", "-o", out, "-v", "v1.5.0", "--release-key", filepath.Join(keys, release.PrivateKeyFile), "agent-deb", "agent-rpm")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"casefleet/agent/installer"
 	"casefleet/shared/release"
+	"casefleet/shared/release/releasetest"
 )
 
 // TestUpdateInstallWithRealDpkg runs the update installer, the real
@@ -40,14 +41,7 @@ func TestUpdateInstallWithRealDpkg(t *testing.T) {
 	v110 := only(t, buildPackages(t, "v1.1.0", "agent-deb"), "casefleet-agent_1.1.0_*.deb")
 	v120 := brokenAgentDeb(t, "v1.2.0")
 
-	pub, priv, err := release.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := t.TempDir()
-	if err := release.WriteKeyPair(keys, pub, priv); err != nil {
-		t.Fatal(err)
-	}
+	keys, _, priv := releasetest.Keys(t)
 
 	root := throwAwayRoot(t)
 	run(t, "dpkg", "--root="+root, "-i", v100)
@@ -402,14 +396,7 @@ func TestUpdateInstallWithRealRPM(t *testing.T) {
 	v110 := only(t, buildPackages(t, "v1.1.0", "agent-rpm"), "casefleet-agent-1.1.0-1.*.rpm")
 	v120 := brokenAgent(t, "v1.2.0", "rpm")
 
-	pub, priv, err := release.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := t.TempDir()
-	if err := release.WriteKeyPair(keys, pub, priv); err != nil {
-		t.Fatal(err)
-	}
+	keys, _, priv := releasetest.Keys(t)
 	root := throwAwayRoot(t)
 	run(t, "rpm", "--root", root, "--initdb")
 	tools := t.TempDir()

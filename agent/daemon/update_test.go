@@ -24,6 +24,7 @@ import (
 	"casefleet/agent/update"
 	"casefleet/shared/enroll"
 	"casefleet/shared/release"
+	"casefleet/shared/release/releasetest"
 	"casefleet/shared/tunnel"
 )
 
@@ -60,9 +61,7 @@ func TestTheAgentAsksTheRelayForUpdatesAndIsHealthy(t *testing.T) {
 	cfg.Relay.URL = relay.URL
 	cfg.Relay.Token, _ = enroll.Issue(priv, enroll.Claims{Machine: "CT0700026"})
 	cfg.LAN.OperatorPIN = "246810"
-	keys := t.TempDir()
-	rpub, rpriv, _ := release.GenerateKey()
-	release.WriteKeyPair(keys, rpub, rpriv)
+	keys, _, _ := releasetest.Keys(t)
 	cfg.Update.Enabled, cfg.Update.ReleasePub = true, filepath.Join(keys, release.PublicKeyFile)
 	format := filepath.Join(keys, update.FormatFileName)
 	os.WriteFile(format, []byte("deb\n"), 0o644)
@@ -178,9 +177,7 @@ func TestTheAgentWaitsForTheLineToEmptyBeforeUpdating(t *testing.T) {
 	cfg := sim.AgentConfig("CT0700026", t.TempDir())
 	cfg.Relay.URL = relay.URL
 	cfg.Relay.Token, _ = enroll.Issue(priv, enroll.Claims{Machine: "CT0700026"})
-	keys := t.TempDir()
-	rpub, rpriv, _ := release.GenerateKey()
-	release.WriteKeyPair(keys, rpub, rpriv)
+	keys, _, rpriv := releasetest.Keys(t)
 	cfg.Update.Enabled, cfg.Update.ReleasePub = true, filepath.Join(keys, release.PublicKeyFile)
 	format := filepath.Join(keys, update.FormatFileName)
 	os.WriteFile(format, []byte("deb\n"), 0o644)

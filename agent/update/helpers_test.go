@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"casefleet/shared/release"
+	"casefleet/shared/release/releasetest"
 	"casefleet/shared/tunnel"
 )
 
@@ -225,14 +226,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{t: t, dataDir: t.TempDir(), relay: newFakeRelay(), wake: make(chan struct{}, 1), changed: make(chan struct{}, 1)}
 	e.dir = filepath.Join(e.dataDir, "update")
-	keys := t.TempDir()
-	pub, priv, err := release.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := release.WriteKeyPair(keys, pub, priv); err != nil {
-		t.Fatal(err)
-	}
+	keys, pub, priv := releasetest.Keys(t)
 	e.priv, e.pub, e.pubPath = priv, pub, filepath.Join(keys, release.PublicKeyFile)
 	e.formatPath = filepath.Join(keys, FormatFileName)
 	format := "deb"
@@ -242,6 +236,7 @@ func newEnv(t *testing.T) *env {
 	if err := os.WriteFile(e.formatPath, []byte(format+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if e.platform, err = Platform(e.formatPath); err != nil {
 		t.Skipf("no release platform here: %v", err)
 	}

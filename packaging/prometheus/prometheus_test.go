@@ -18,6 +18,7 @@ import (
 	"casefleet/relay/relaytest"
 	"casefleet/relay/updates"
 	"casefleet/shared/release"
+	"casefleet/shared/release/releasetest"
 	"casefleet/shared/testenv"
 	"casefleet/shared/testenv/promtest"
 )
@@ -332,14 +333,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	cfg := fleet.Config(t)
 	// A rollout in force, so that its metrics are exported: an empty
 	// releases directory and a rollout file naming a target.
-	keys := t.TempDir()
-	pub, priv, err := release.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := release.WriteKeyPair(keys, pub, priv); err != nil {
-		t.Fatal(err)
-	}
+	keys, _, _ := releasetest.Keys(t)
 	cfg.ReleasesDir, cfg.ReleasePub = t.TempDir(), filepath.Join(keys, release.PublicKeyFile)
 	cfg.Rollout = filepath.Join(t.TempDir(), "rollout.yaml")
 	if err := (updates.Rollout{Target: "v1.6.0", Percent: 10}).Save(cfg.Rollout); err != nil {

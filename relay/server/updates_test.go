@@ -19,6 +19,7 @@ import (
 	"casefleet/relay/server"
 	"casefleet/relay/updates"
 	"casefleet/shared/release"
+	"casefleet/shared/release/releasetest"
 	"casefleet/shared/tunnel"
 )
 
@@ -48,9 +49,7 @@ func agentAsk(t *testing.T, rc *tunnel.RelayClient, method, path string, body []
 // reachable from the public side.
 func TestAgentsUpdateThroughTheRelay(t *testing.T) {
 	f := relaytest.NewFleet(t)
-	pub, priv, _ := release.GenerateKey()
-	keys := t.TempDir()
-	release.WriteKeyPair(keys, pub, priv)
+	keys, pub, priv := releasetest.Keys(t)
 	releases := t.TempDir()
 	pkg := bytes.Repeat([]byte("deb "), 5000)
 	os.MkdirAll(filepath.Join(releases, "v1.6.0"), 0o755)
@@ -169,9 +168,7 @@ func metricsOf(t *testing.T, base string) string {
 // that a kiosk learns its new target at once, not at its next question.
 func TestTheRelayTellsItsAgentsWhenTheRolloutChanges(t *testing.T) {
 	f := relaytest.NewFleet(t)
-	pub, priv, _ := release.GenerateKey()
-	keys := t.TempDir()
-	release.WriteKeyPair(keys, pub, priv)
+	keys, _, _ := releasetest.Keys(t)
 	rolloutFile := filepath.Join(t.TempDir(), "rollout.yaml")
 	(updates.Rollout{Target: "v1.6.0", Percent: 10}).Save(rolloutFile)
 	cfg := f.Config(t)
