@@ -78,6 +78,7 @@ type testRelay struct {
 
 	mu    sync.Mutex
 	conns map[string][]*Conn
+	run   int // counts starts; a tunnel accepted by an earlier run is closed
 }
 
 func startRelay(t testing.TB, auth Authenticator, opts AcceptOptions) *testRelay {
@@ -106,7 +107,11 @@ func (r *testRelay) start(addr string) {
 		r.t.Fatalf("listen on %s: %v", addr, err)
 	}
 	r.addr = ln.Addr().String()
-	r.srv = httptest.NewUnstartedServer(r.handler())
+	r.mu.Lock()
+	r.run++
+	run := r.run
+	r.mu.Unlock()
+	r.srv = httptest.NewUnstartedServer(r.handler(run))
 	r.srv.Listener.Close()
 	r.srv.Listener = ln
 	r.srv.Start()
@@ -121,6 +126,7 @@ func (r *testRelay) stop() {
 	r.srv.Close()
 	r.srv = nil
 	r.mu.Lock()
+	r.run++
 	var all []*Conn
 	for _, cs := range r.conns {
 		all = append(all, cs...)
@@ -134,7 +140,11 @@ func (r *testRelay) stop() {
 
 func (r *testRelay) URL() string { return "http://" + r.addr }
 
-func (r *testRelay) handler() http.Handler {
+// handler serves run, the number of the start that made it. A tunnel it
+// accepts after that run was stopped is closed at once: the agent may
+// report itself connected (it has the 101) before the handler registers
+// the tunnel, and a stop in between must still drop it.
+func (r *testRelay) handler(run int) http.Handler {
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
@@ -163,6 +173,11 @@ func (r *testRelay) handler() http.Handler {
 			return
 		}
 		r.mu.Lock()
+		if r.run != run {
+			r.mu.Unlock()
+			c.Close()
+			return
+		}
 		r.conns[c.Machine()] = append(r.conns[c.Machine()], c)
 		r.mu.Unlock()
 		r.accepted <- c

@@ -131,6 +131,7 @@ func TestReconnectsAfterRelayRestart(t *testing.T) {
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	client := &http.Client{Timeout: waitTimeout}
 	states.waitFor(t, 0, waitTimeout, "connected", isConnected)
+	relay.nextConn(t) // the relay holds the tunnel before it stops
 
 	mark := states.mark()
 	addr := relay.addr
@@ -142,7 +143,6 @@ func TestReconnectsAfterRelayRestart(t *testing.T) {
 	})
 	relay.start(addr)
 	states.waitFor(t, mark, waitTimeout, "connected again", isConnected)
-	relay.nextConn(t) // the first tunnel's, then the new one
 	relay.nextConn(t)
 	if status, body := get(t, client, relay.URL()+"/again"); status != http.StatusOK || body != "kiosk GET /again" {
 		t.Fatalf("GET after restart = %d %q", status, body)
