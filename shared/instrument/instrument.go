@@ -6,6 +6,7 @@ package instrument
 
 import (
 	"bufio"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -60,6 +61,18 @@ func (rec *Recorder) Write(b []byte) (int, error) {
 		rec.status = http.StatusOK
 	}
 	return rec.ResponseWriter.Write(b)
+}
+
+// ReadFrom passes on to the server's writer, which copies a file (with
+// sendfile, on a TCP connection) without a buffer of ours in between.
+func (rec *Recorder) ReadFrom(src io.Reader) (int64, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	if rf, ok := rec.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{rec.ResponseWriter}, src)
 }
 
 // FlushError passes on to the server's writer, keeping its error for a

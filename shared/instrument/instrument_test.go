@@ -1,8 +1,10 @@
 package instrument_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"casefleet/shared/instrument"
@@ -57,5 +59,39 @@ func TestRecorderNotesAHijackOnce(t *testing.T) {
 	}
 	if got := <-done; !got.hijacked || got.calls != 1 {
 		t.Errorf("hijacked=%v, OnHijack called %d times, want once", got.hijacked, got.calls)
+	}
+}
+
+// readFromWriter is a server's writer that copies bodies itself (as
+// net/http's does, with sendfile on a TCP connection).
+type readFromWriter struct {
+	*httptest.ResponseRecorder
+	readFrom int
+}
+
+func (w *readFromWriter) ReadFrom(src io.Reader) (int64, error) {
+	w.readFrom++
+	return io.Copy(w.ResponseRecorder, src)
+}
+
+func TestRecorderHandsBodiesToTheServersReadFrom(t *testing.T) {
+	own := &readFromWriter{ResponseRecorder: httptest.NewRecorder()}
+	rec := &instrument.Recorder{ResponseWriter: own}
+	if n, err := rec.ReadFrom(strings.NewReader("a print file")); n != 12 || err != nil {
+		t.Fatalf("ReadFrom = %d, %v", n, err)
+	}
+	if own.readFrom != 1 || own.Body.String() != "a print file" || rec.Status() != http.StatusOK {
+		t.Errorf("server's ReadFrom called %d times, body %q, status %d; want once, the file, 200", own.readFrom, own.Body, rec.Status())
+	}
+
+	// A writer without ReadFrom gets the body through its Write.
+	plain := httptest.NewRecorder()
+	rec = &instrument.Recorder{ResponseWriter: plain}
+	rec.WriteHeader(http.StatusPartialContent)
+	if n, err := rec.ReadFrom(strings.NewReader("part")); n != 4 || err != nil {
+		t.Fatalf("ReadFrom = %d, %v", n, err)
+	}
+	if plain.Body.String() != "part" || rec.Status() != http.StatusPartialContent {
+		t.Errorf("body %q, status %d; want the part, 206", plain.Body, rec.Status())
 	}
 }
