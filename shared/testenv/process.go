@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,15 +26,50 @@ func Build(dir string, pkgs ...string) error {
 	return nil
 }
 
-// FreeAddr returns a loopback address that was free a moment ago.
+// FreeAddr returns a loopback address that was free a moment ago, for a
+// process the test starts to listen on. Where the system says which ports
+// it hands out on its own (Linux's ip_local_port_range), the port is picked
+// below them: a port the kernel hands out can be taken, between this check
+// and the process's listen, by any outgoing connection on the machine (the
+// tests of other packages run meanwhile).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	if lo, ok := ephemeralLow(); ok && lo > minFreePort+1000 {
+		for range 100 {
+			port := minFreePort + rand.IntN(lo-minFreePort)
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err == nil {
+				ln.Close()
+				return ln.Addr().String()
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// minFreePort is the lowest port FreeAddr picks: above the well-known
+// services' (Redis, PostgreSQL, NATS, RabbitMQ's management) that tests
+// reach.
+const minFreePort = 20000
+
+// ephemeralLow is the lowest port the kernel hands out by itself, where
+// the system says.
+func ephemeralLow() (int, bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, false
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) != 2 {
+		return 0, false
+	}
+	lo, err := strconv.Atoi(fields[0])
+	return lo, err == nil
 }
 
 // Eventually polls cond every 20 ms until it holds, failing the test

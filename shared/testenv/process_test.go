@@ -1,6 +1,11 @@
 package testenv_test
 
 import (
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,5 +57,34 @@ func TestProcessKillAndSignal(t *testing.T) {
 func TestFreeAddrIsLoopback(t *testing.T) {
 	if a := testenv.FreeAddr(t); !strings.HasPrefix(a, "127.0.0.1:") {
 		t.Errorf("FreeAddr = %s", a)
+	}
+}
+
+// On Linux the port is one the kernel never hands out by itself, so no
+// outgoing connection takes it before the test's process listens.
+func TestFreeAddrIsNoPortTheKernelHandsOut(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		return // no ip_local_port_range to keep out of
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lo, hi int
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
+		t.Fatalf("ip_local_port_range %q: %v", b, err)
+	}
+	for range 20 {
+		a := testenv.FreeAddr(t)
+		_, p, _ := net.SplitHostPort(a)
+		port, _ := strconv.Atoi(p)
+		if port >= lo && port <= hi {
+			t.Fatalf("FreeAddr = %s, in the kernel's own range %d-%d", a, lo, hi)
+		}
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatalf("listen on FreeAddr's %s: %v", a, err)
+		}
+		ln.Close()
 	}
 }
