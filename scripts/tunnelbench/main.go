@@ -41,6 +41,7 @@ type options struct {
 	rounds   int
 	duration time.Duration
 	count    int
+	pairs    int
 	keep     bool
 	only     string
 }
@@ -52,6 +53,7 @@ func main() {
 	flag.IntVar(&opt.rounds, "rounds", 3, "rounds over all paths; the table shows medians")
 	flag.DurationVar(&opt.duration, "duration", 5*time.Second, "how long each wrk run lasts")
 	flag.IntVar(&opt.count, "count", 10000, "small GETs of the CPU figure")
+	flag.IntVar(&opt.pairs, "pairs", 5, "back-to-back direct and relay pairs of the agent's tunnel overhead")
 	flag.BoolVar(&opt.keep, "keep", false, "keep the working directory (logs)")
 	flag.StringVar(&opt.only, "only", "", "measure only these paths (comma-separated: direct, relay, frp-http, frp-tcp); the table needs direct and relay")
 	flag.Parse()
@@ -133,9 +135,13 @@ func run(ctx context.Context, opt options) error {
 			results[p] = append(results[p], f)
 		}
 	}
+	overhead, err := b.agentOverhead(ctx, paths[0], paths[1], opt.pairs)
+	if err != nil {
+		return fmt.Errorf("the agent's tunnel overhead: %w", err)
+	}
 	fmt.Printf("loopback, %d rounds (medians), wrk, %d-byte status, %.2f MB print file, %.2f MB upload; load average before: %s\n\n",
 		opt.rounds, b.smallSize(ctx, s.lanURL), float64(fileSize)/1e6, float64(len(up.body))/1e6, loadAverage())
-	printTable(os.Stdout, paths, results)
+	printTable(os.Stdout, paths, results, overhead)
 	return nil
 }
 

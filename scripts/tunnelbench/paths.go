@@ -173,3 +173,46 @@ func (b bench) smallSize(ctx context.Context, base string) int {
 	n, _ := contentLength(ctx, base+statusPath)
 	return n
 }
+
+// agentOverhead measures the agent's CPU for the same count of small GETs
+// directly and through the relay, back to back, pairs times (which goes
+// first alternates), and returns each pair's difference per 10k. Taken
+// from the rounds, the two figures were measured a minute or more apart
+// and drifted with the machine's load by more than the difference.
+func (b bench) agentOverhead(ctx context.Context, direct, relay path, pairs int) ([]time.Duration, error) {
+	per10k := func(p path) (time.Duration, error) {
+		before, err := cpuTimes([]*proc{b.agent})
+		if err != nil {
+			return 0, err
+		}
+		n, err := countGETs(ctx, p.url+statusPath, p.host, b.opt.count, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", p.name, err)
+		}
+		after, err := cpuTimes([]*proc{b.agent})
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(float64(after[0]-before[0]) * 10000 / float64(n)), nil
+	}
+	var diffs []time.Duration
+	for i := range pairs {
+		first, second := direct, relay
+		if i%2 == 1 {
+			first, second = relay, direct
+		}
+		a, err := per10k(first)
+		if err != nil {
+			return nil, err
+		}
+		z, err := per10k(second)
+		if err != nil {
+			return nil, err
+		}
+		if first.key == "relay" {
+			a, z = z, a
+		}
+		diffs = append(diffs, z-a)
+	}
+	return diffs, nil
+}

@@ -64,3 +64,12 @@ func TestMedianAndFormatting(t *testing.T) {
 		t.Errorf("chisel's row lost its figures: %s", chisel.markdown())
 	}
 }
+
+func TestOverheadLineGivesMedianAndRange(t *testing.T) {
+	ms := time.Millisecond
+	got := overheadLine([]time.Duration{40 * ms, -10 * ms, 120 * ms, 30 * ms, 50 * ms})
+	want := "5 back-to-back pairs): median 0.040 s (-0.010 to 0.120 s)"
+	if !strings.HasSuffix(got, want) {
+		t.Errorf("overheadLine = %q, want it to end %q", got, want)
+	}
+}
