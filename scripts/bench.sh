@@ -25,13 +25,14 @@ echo
 echo "== Relay load harness (scripts/loadtest)"
 go run ./scripts/loadtest --relay-bin bin/casefleet-relay
 
-# The relay's data path beside frp: the same real agent directly, through
-# the relay, and through frps/frpc (built from the Go module proxy at the
-# version pinned in scripts/frpbench/go.mod, a module of its own); wrk,
-# TUNNEL_ROUNDS interleaved rounds (default 3), a Markdown table of medians
-# with ratios. Loopback only.
+# The relay's data path beside frp and chisel: the same real agent
+# directly, through the relay, through frps/frpc and through chisel (each
+# built from the Go module proxy at the version pinned in
+# scripts/frpbench/go.mod and scripts/chiselbench/go.mod, modules of their
+# own); wrk, TUNNEL_ROUNDS interleaved rounds (default 3), a Markdown table
+# of medians with ratios. Loopback only.
 echo
-echo "== The relay's data path beside frp (scripts/tunnelbench)"
+echo "== The relay's data path beside frp and chisel (scripts/tunnelbench)"
 go run ./scripts/tunnelbench --bin bin --rounds "${TUNNEL_ROUNDS:-3}"
 
 # The customer's phone through the relay on throttled networks (Chromium's

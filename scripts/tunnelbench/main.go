@@ -5,7 +5,7 @@
 // with ratios: the same real agent process reached directly (its LAN
 // port), through casefleet-relay, and through frp (frps and frpc, built
 // from the Go module proxy at the exact version of scripts/frpbench's
-// go.mod) in its tcp and http vhost modes.
+// go.mod) in its tcp and http vhost modes, and through chisel.
 //
 // For each path, in rounds that take the paths in turn (so that a
 // neighbour's load on this machine falls on all of them): wrk's small GET
@@ -16,8 +16,9 @@
 // the agent spent on them, from /proc; and the tunnel server's peak resident memory. The table
 // shows the median of the rounds.
 //
-// chisel is not served by the Go module proxy here; issue 10's figures
-// for it are quoted beside the table as the figures to beat.
+// chisel (its server and client, SSH over a WebSocket) is built the same
+// way at the exact version of scripts/chiselbench's go.mod. Issue 10's
+// figures for it, from another machine, are quoted beside the table.
 //
 // Every run is bounded in time; the processes die with the bench.
 package main
@@ -36,26 +37,28 @@ import (
 )
 
 type options struct {
-	bin      string
-	frpDir   string
-	rounds   int
-	duration time.Duration
-	count    int
-	pairs    int
-	keep     bool
-	only     string
+	bin       string
+	frpDir    string
+	chiselDir string
+	rounds    int
+	duration  time.Duration
+	count     int
+	pairs     int
+	keep      bool
+	only      string
 }
 
 func main() {
 	var opt options
 	flag.StringVar(&opt.bin, "bin", "bin", "directory of casefleet-relay, casefleet-agent and chitusim")
 	flag.StringVar(&opt.frpDir, "frp-dir", "scripts/frpbench", "the bench module that pins frp's version")
+	flag.StringVar(&opt.chiselDir, "chisel-dir", "scripts/chiselbench", "the bench module that pins chisel's version")
 	flag.IntVar(&opt.rounds, "rounds", 3, "rounds over all paths; the table shows medians")
 	flag.DurationVar(&opt.duration, "duration", 5*time.Second, "how long each wrk run lasts")
 	flag.IntVar(&opt.count, "count", 10000, "small GETs of the CPU figure")
 	flag.IntVar(&opt.pairs, "pairs", 5, "back-to-back direct and relay pairs of the agent's tunnel overhead")
 	flag.BoolVar(&opt.keep, "keep", false, "keep the working directory (logs)")
-	flag.StringVar(&opt.only, "only", "", "measure only these paths (comma-separated: direct, relay, frp-http, frp-tcp); the table needs direct and relay")
+	flag.StringVar(&opt.only, "only", "", "measure only these paths (comma-separated: direct, relay, frp-http, frp-tcp, chisel); the table needs direct and relay")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -84,7 +87,12 @@ func run(ctx context.Context, opt options) error {
 	if err != nil {
 		return err
 	}
-	s, err := startSystem(ctx, opt.bin, frpBin, dir)
+	chiselBin := filepath.Join(dir, "chisel")
+	chiselVersion, err := buildChisel(ctx, opt.chiselDir, chiselBin)
+	if err != nil {
+		return err
+	}
+	s, err := startSystem(ctx, opt.bin, frpBin, chiselBin, dir)
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, dir)
 	}
@@ -108,6 +116,7 @@ func run(ctx context.Context, opt options) error {
 		{key: "relay", name: "casefleet relay", url: s.relayURL, server: s.relay, client: s.agent},
 		{key: "frp-http", name: "frp " + version + " (http vhost)", url: s.frpHTTP, host: frpHost, server: s.frps, client: s.frpc},
 		{key: "frp-tcp", name: "frp " + version + " (tcp)", url: s.frpTCP, server: s.frps, client: s.frpc},
+		{key: "chisel", name: "chisel " + chiselVersion, url: s.chisel, server: s.chiselS, client: s.chiselC},
 	} {
 		if opt.only == "" || slices.Contains(strings.Split(opt.only, ","), p.key) {
 			paths = append(paths, p)
@@ -161,6 +170,26 @@ func buildFrp(ctx context.Context, dir, out string) (string, error) {
 		return "", fmt.Errorf("frps --version: %w", err)
 	}
 	return string(trimSpace(v)), nil
+}
+
+// buildChisel builds chisel at the version dir's go.mod requires, into
+// out, and returns that version (the binary built from a module says
+// only 0.0.0-src).
+func buildChisel(ctx context.Context, dir, out string) (string, error) {
+	const module = "github.com/jpillora/chisel"
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out+string(filepath.Separator), module)
+	cmd.Dir, cmd.Env = dir, env
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build chisel in %s: %w\n%s", dir, err, b)
+	}
+	cmd = exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Version}}", module)
+	cmd.Dir, cmd.Env = dir, env
+	v, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("chisel's version in %s: %w", dir, err)
+	}
+	return strings.TrimPrefix(string(trimSpace(v)), "v"), nil
 }
 
 func trimSpace(b []byte) []byte {

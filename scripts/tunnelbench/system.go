@@ -17,7 +17,8 @@ import (
 
 // The system on loopback, as scripts/journey starts it: the printer
 // simulator, the relay and one kiosk agent, each the real binary; and
-// frps and frpc in front of the same agent.
+// frps and frpc, and chisel's server and client, in front of the same
+// agent.
 
 const (
 	simAppID        = "bench-app"
@@ -35,25 +36,29 @@ type system struct {
 	agent    *proc
 	frps     *proc
 	frpc     *proc
+	chiselS  *proc  // chisel server (the cloud side)
+	chiselC  *proc  // chisel client (beside the agent)
 	lanURL   string // the agent, directly
 	relayURL string
 	frpTCP   string // frps's tcp port for the agent
 	frpHTTP  string // frps's http vhost port
+	chisel   string // chisel server's reverse port for the agent
 }
 
-func startSystem(ctx context.Context, bin, frpBin, dir string) (_ *system, err error) {
+func startSystem(ctx context.Context, bin, frpBin, chiselBin, dir string) (_ *system, err error) {
 	s := &system{dir: dir, procs: benchproc.Group{Dir: dir}}
 	defer func() {
 		if err != nil {
 			s.stop()
 		}
 	}()
-	addrs, err := benchproc.FreeAddrs(7)
+	addrs, err := benchproc.FreeAddrs(9)
 	if err != nil {
 		return nil, err
 	}
 	simAddr, mqttAddr, relayAddr, lanAddr := addrs[0], addrs[1], addrs[2], addrs[3]
 	frpsAddr, frpTCPAddr, frpHTTPAddr := addrs[4], addrs[5], addrs[6]
+	chiselAddr, chiselReverseAddr := addrs[7], addrs[8]
 	simURL := "http://" + simAddr
 	// Prints take an hour: the bench's order stays at the machine, and
 	// so does its print file.
@@ -165,6 +170,27 @@ customDomains = ["%s"]
 	}
 	if err := waitOK(ctx, 30*time.Second, s.frpHTTP+statusPath, frpHost); err != nil {
 		return nil, fmt.Errorf("frp http: %w", err)
+	}
+
+	// chisel, as its README deploys it behind a NAT: the server on the
+	// cloud side with reverse ports allowed, the client beside the agent
+	// asking for a reverse port to the agent's LAN port (SSH over a
+	// WebSocket, as the relay's tunnel is yamux over one).
+	_, chiselPort, _ := net.SplitHostPort(chiselAddr)
+	if s.chiselS, err = s.start("chisel-server", filepath.Join(chiselBin, "chisel"), nil,
+		"server", "--host", "127.0.0.1", "--port", chiselPort, "--reverse"); err != nil {
+		return nil, err
+	}
+	if err := waitListening(ctx, 20*time.Second, chiselAddr); err != nil {
+		return nil, fmt.Errorf("chisel server: %w", err)
+	}
+	if s.chiselC, err = s.start("chisel-client", filepath.Join(chiselBin, "chisel"), nil,
+		"client", "http://"+chiselAddr, "R:"+chiselReverseAddr+":"+lanAddr); err != nil {
+		return nil, err
+	}
+	s.chisel = "http://" + chiselReverseAddr
+	if err := waitOK(ctx, 30*time.Second, s.chisel+statusPath, ""); err != nil {
+		return nil, fmt.Errorf("chisel: %w", err)
 	}
 	return s, nil
 }
