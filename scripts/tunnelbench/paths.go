@@ -84,24 +84,13 @@ func (b bench) measure(ctx context.Context, p path) (figures, error) {
 			procs = append(procs, p.client)
 		}
 	}
-	before, err := cpuTimes(procs)
+	cpu, err := b.cpuPer10k(ctx, p, procs)
 	if err != nil {
 		return f, err
 	}
-	counted, err := countGETs(ctx, p.url+statusPath, p.host, b.opt.count, 16)
-	if err != nil {
-		return f, err
-	}
-	after, err := cpuTimes(procs)
-	if err != nil {
-		return f, err
-	}
-	per10k := func(d time.Duration) time.Duration {
-		return time.Duration(float64(d) * 10000 / float64(counted))
-	}
-	f.agentCPU = per10k(after[0] - before[0])
-	for i := 1; i < len(procs); i++ {
-		f.tunnelCPU += per10k(after[i] - before[i])
+	f.agentCPU = cpu[0]
+	for _, d := range cpu[1:] {
+		f.tunnelCPU += d
 	}
 	if peaks := stopRSS(); len(peaks) > 0 {
 		f.serverRSS = peaks[0]
@@ -174,45 +163,47 @@ func (b bench) smallSize(ctx context.Context, base string) int {
 	return n
 }
 
+// cpuPer10k sends the bench's count of small GETs over p (16
+// connections) and returns the CPU each of procs spent meanwhile, per 10k.
+func (b bench) cpuPer10k(ctx context.Context, p path, procs []*proc) ([]time.Duration, error) {
+	before, err := cpuTimes(procs)
+	if err != nil {
+		return nil, err
+	}
+	n, err := countGETs(ctx, p.url+statusPath, p.host, b.opt.count, 16)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	after, err := cpuTimes(procs)
+	if err != nil {
+		return nil, err
+	}
+	per10k := make([]time.Duration, len(procs))
+	for i := range procs {
+		per10k[i] = time.Duration(float64(after[i]-before[i]) * 10000 / float64(n))
+	}
+	return per10k, nil
+}
+
 // agentOverhead measures the agent's CPU for the same count of small GETs
 // directly and through the relay, back to back, pairs times (which goes
 // first alternates), and returns each pair's difference per 10k. Taken
 // from the rounds, the two figures were measured a minute or more apart
 // and drifted with the machine's load by more than the difference.
 func (b bench) agentOverhead(ctx context.Context, direct, relay path, pairs int) ([]time.Duration, error) {
-	per10k := func(p path) (time.Duration, error) {
-		before, err := cpuTimes([]*proc{b.agent})
-		if err != nil {
-			return 0, err
-		}
-		n, err := countGETs(ctx, p.url+statusPath, p.host, b.opt.count, 16)
-		if err != nil {
-			return 0, fmt.Errorf("%s: %w", p.name, err)
-		}
-		after, err := cpuTimes([]*proc{b.agent})
-		if err != nil {
-			return 0, err
-		}
-		return time.Duration(float64(after[0]-before[0]) * 10000 / float64(n)), nil
-	}
+	ways := [2]path{direct, relay}
 	var diffs []time.Duration
 	for i := range pairs {
-		first, second := direct, relay
-		if i%2 == 1 {
-			first, second = relay, direct
+		var cpu [2]time.Duration
+		for j := range 2 {
+			k := (i + j) % 2
+			c, err := b.cpuPer10k(ctx, ways[k], []*proc{b.agent})
+			if err != nil {
+				return nil, err
+			}
+			cpu[k] = c[0]
 		}
-		a, err := per10k(first)
-		if err != nil {
-			return nil, err
-		}
-		z, err := per10k(second)
-		if err != nil {
-			return nil, err
-		}
-		if first.key == "relay" {
-			a, z = z, a
-		}
-		diffs = append(diffs, z-a)
+		diffs = append(diffs, cpu[1]-cpu[0])
 	}
 	return diffs, nil
 }
