@@ -134,7 +134,7 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	case t.match.code == "":
 		log.Info("agent unreachable", "err", err)
 		s.answer(w, r, noAgent())
-	case s.table.Get(t.match.code) != nil:
+	case reconnected(s.table.Get(t.match.code), t.tunnel):
 		// The agent reconnected while this request was on its way.
 		s.answer(w, r, failure{status: http.StatusServiceUnavailable, code: "agent_reconnected", machine: t.match.code, retryAfter: time.Second})
 	default:
@@ -143,6 +143,14 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		log.Info("machine unreachable", "err", err, "via_peer", t.peer != nil)
 		s.answer(w, r, s.unavailable(r.Context(), r, t.match.code))
 	}
+}
+
+// reconnected reports whether the machine's tunnel now, cur, is a newer
+// one than the tunnel a failed request went through (nil if it went to a
+// peer relay). The same tunnel can still look up for a moment after its
+// session ended: the trip then failed because the agent went away.
+func reconnected(cur, tried *route.Tunnel) bool {
+	return cur != nil && cur != tried
 }
 
 func isTimeout(err error) bool {

@@ -2,14 +2,17 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
 	"casefleet/relay/relaytest"
+	"casefleet/shared/tunnel"
 )
 
 // A full machine is said to be full: in GET /api/machines, and among the
@@ -187,5 +190,37 @@ func TestWhichPagesRetry(t *testing.T) {
 				t.Errorf("retries:\n%s", body)
 			}
 		})
+	}
+}
+
+// A request whose tunnel went down on its way is answered "offline",
+// even while that same tunnel has not yet left the relay's table (its
+// session ends a moment before the relay takes it out); only a newer
+// tunnel of the machine means the agent reconnected, and asks for a retry
+// in a second. CI once saw the first case answered as the second.
+func TestFailedTripIsAReconnectOnlyWithANewerTunnel(t *testing.T) {
+	f := relaytest.NewFleet(t)
+	relay := relaytest.StartRelay(t, f.Config(t))
+	k := newKiosk("CT0700027", "Food court", "mall-3f")
+	first := startKiosk(t, f, relay.URL, k)
+	tried := relay.Server.TunnelOf("CT0700027")
+	if tried == nil {
+		t.Fatal("no tunnel for the kiosk")
+	}
+	failed := func() (int, string) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", api+"CT0700027/status", nil)
+		relay.Server.AnswerFailedTrip(w, r, "CT0700027", tried, fmt.Errorf("open stream: %w", tunnel.ErrClosed))
+		return w.Code, decodeError(t, w.Body.String()).Error.Code
+	}
+	if status, code := failed(); status != 503 || code != "machine_offline" {
+		t.Errorf("the trip's own tunnel still listed: %d %s, want 503 machine_offline", status, code)
+	}
+
+	first.Stop()
+	startKiosk(t, f, relay.URL, k)
+	if status, code := failed(); status != 503 || code != "agent_reconnected" {
+		t.Errorf("a newer tunnel listed: %d %s, want 503 agent_reconnected", status, code)
 	}
 }
