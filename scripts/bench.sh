@@ -30,10 +30,16 @@ go run ./scripts/loadtest --relay-bin bin/casefleet-relay
 # built from the Go module proxy at the version pinned in
 # scripts/frpbench/go.mod and scripts/chiselbench/go.mod, modules of their
 # own); wrk, TUNNEL_ROUNDS interleaved rounds (default 3), a Markdown table
-# of medians with ratios. Loopback only.
+# of medians with ratios. Loopback only. Twice: every process on any CPU,
+# then pinned as on two hosts (the agent and the tunnel clients beside it
+# on one CPU, the relay, the tunnel servers and wrk on the rest), since on
+# a small machine where each process runs changes the figures.
 echo
 echo "== The relay's data path beside frp and chisel (scripts/tunnelbench)"
 go run ./scripts/tunnelbench --bin bin --rounds "${TUNNEL_ROUNDS:-3}"
+echo
+echo "== The same, pinned as on a kiosk and a cloud host (scripts/tunnelbench --pin)"
+go run ./scripts/tunnelbench --bin bin --rounds "${TUNNEL_ROUNDS:-3}" --pin
 
 # The customer's phone through the relay on throttled networks (Chromium's
 # network emulation): QR link to the phone models, Order to "in line", the

@@ -20,6 +20,10 @@
 // way at the exact version of scripts/chiselbench's go.mod. Issue 10's
 // figures for it, from another machine, are quoted beside the table.
 //
+// With --pin the agent and the tunnel clients beside it (frpc, chisel's
+// client) run on the last CPU and everything else on the others, as on a
+// kiosk and a cloud host (see placement).
+//
 // Every run is bounded in time; the processes die with the bench.
 package main
 
@@ -46,6 +50,7 @@ type options struct {
 	pairs     int
 	keep      bool
 	only      string
+	pin       bool
 }
 
 func main() {
@@ -58,6 +63,7 @@ func main() {
 	flag.IntVar(&opt.count, "count", 10000, "small GETs of the CPU figure")
 	flag.IntVar(&opt.pairs, "pairs", 5, "back-to-back direct and relay pairs of the agent's tunnel overhead")
 	flag.BoolVar(&opt.keep, "keep", false, "keep the working directory (logs)")
+	flag.BoolVar(&opt.pin, "pin", false, "the agent and the tunnel clients beside it on the last CPU, the rest on the others, as on two hosts")
 	flag.StringVar(&opt.only, "only", "", "measure only these paths (comma-separated: direct, relay, frp-http, frp-tcp, chisel); the table needs direct and relay")
 	flag.Parse()
 
@@ -92,7 +98,13 @@ func run(ctx context.Context, opt options) error {
 	if err != nil {
 		return err
 	}
-	s, err := startSystem(ctx, opt.bin, frpBin, chiselBin, dir)
+	var place placement
+	if opt.pin {
+		if place, err = pinPlacement(); err != nil {
+			return err
+		}
+	}
+	s, err := startSystem(ctx, opt.bin, frpBin, chiselBin, dir, place)
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, dir)
 	}
@@ -148,8 +160,8 @@ func run(ctx context.Context, opt options) error {
 	if err != nil {
 		return fmt.Errorf("the agent's tunnel overhead: %w", err)
 	}
-	fmt.Printf("loopback, %d rounds (medians), wrk, %d-byte status, %.2f MB print file, %.2f MB upload; load average before: %s\n\n",
-		opt.rounds, b.smallSize(ctx, s.lanURL), float64(fileSize)/1e6, float64(len(up.body))/1e6, loadAverage())
+	fmt.Printf("loopback, %d rounds (medians), wrk, %d-byte status, %.2f MB print file, %.2f MB upload; %s; load average before: %s\n\n",
+		opt.rounds, b.smallSize(ctx, s.lanURL), float64(fileSize)/1e6, float64(len(up.body))/1e6, place, loadAverage())
 	printTable(os.Stdout, paths, results, overhead)
 	return nil
 }

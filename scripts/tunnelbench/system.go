@@ -45,7 +45,7 @@ type system struct {
 	chisel   string // chisel server's reverse port for the agent
 }
 
-func startSystem(ctx context.Context, bin, frpBin, chiselBin, dir string) (_ *system, err error) {
+func startSystem(ctx context.Context, bin, frpBin, chiselBin, dir string, place placement) (_ *system, err error) {
 	s := &system{dir: dir, procs: benchproc.Group{Dir: dir}}
 	defer func() {
 		if err != nil {
@@ -91,7 +91,8 @@ func startSystem(ctx context.Context, bin, frpBin, chiselBin, dir string) (_ *sy
 		return nil, err
 	}
 	s.lanURL = "http://" + lanAddr
-	if s.agent, err = s.start("casefleet-agent", filepath.Join(bin, "casefleet-agent"), []string{
+	agentBin, agentArgs := place.onKiosk(filepath.Join(bin, "casefleet-agent"), "run", "--log-level", "warn")
+	if s.agent, err = s.start("casefleet-agent", agentBin, []string{
 		"CASEFLEET_MACHINE_CODE=" + machineCode,
 		"CASEFLEET_MACHINE_NAME=Bench",
 		"CASEFLEET_MACHINE_LOCATION=bench",
@@ -107,7 +108,7 @@ func startSystem(ctx context.Context, bin, frpBin, chiselBin, dir string) (_ *sy
 		"CASEFLEET_CHITU_APP_SECRET=" + simAppSecret,
 		"CASEFLEET_CHITU_MQTT_URL=tcp://" + mqttAddr,
 		"CASEFLEET_CHITU_MQTT_PASSWORD=" + simMQTTPassword,
-	}, "run", "--log-level", "warn"); err != nil {
+	}, agentArgs...); err != nil {
 		return nil, err
 	}
 	if err := waitOK(ctx, 30*time.Second, s.lanURL+"/healthz", ""); err != nil {
@@ -160,7 +161,8 @@ customDomains = ["%s"]
 	if err := waitListening(ctx, 20*time.Second, frpsAddr); err != nil {
 		return nil, fmt.Errorf("frps: %w", err)
 	}
-	if s.frpc, err = s.start("frpc", filepath.Join(frpBin, "frpc"), nil, "-c", frpcConf); err != nil {
+	frpcBin, frpcArgs := place.onKiosk(filepath.Join(frpBin, "frpc"), "-c", frpcConf)
+	if s.frpc, err = s.start("frpc", frpcBin, nil, frpcArgs...); err != nil {
 		return nil, err
 	}
 	s.frpTCP = "http://" + frpTCPAddr
@@ -184,8 +186,9 @@ customDomains = ["%s"]
 	if err := waitListening(ctx, 20*time.Second, chiselAddr); err != nil {
 		return nil, fmt.Errorf("chisel server: %w", err)
 	}
-	if s.chiselC, err = s.start("chisel-client", filepath.Join(chiselBin, "chisel"), nil,
-		"client", "http://"+chiselAddr, "R:"+chiselReverseAddr+":"+lanAddr); err != nil {
+	chiselCBin, chiselCArgs := place.onKiosk(filepath.Join(chiselBin, "chisel"),
+		"client", "http://"+chiselAddr, "R:"+chiselReverseAddr+":"+lanAddr)
+	if s.chiselC, err = s.start("chisel-client", chiselCBin, nil, chiselCArgs...); err != nil {
 		return nil, err
 	}
 	s.chisel = "http://" + chiselReverseAddr
