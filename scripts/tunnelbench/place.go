@@ -26,7 +26,10 @@ func pinPlacement() (placement, error) {
 	if n < 2 {
 		return placement{}, fmt.Errorf("--pin needs 2 CPUs, this machine has %d", n)
 	}
-	p := placement{kiosk: strconv.Itoa(n - 1), cloud: "0-" + strconv.Itoa(n-2)}
+	p := placement{kiosk: strconv.Itoa(n - 1), cloud: "0"}
+	if n > 2 {
+		p.cloud += "-" + strconv.Itoa(n-2)
+	}
 	out, err := exec.Command("taskset", "--all-tasks", "--pid", "--cpu-list", p.cloud, strconv.Itoa(os.Getpid())).CombinedOutput()
 	if err != nil {
 		return placement{}, fmt.Errorf("taskset (util-linux): %w: %s", err, out)
@@ -48,5 +51,5 @@ func (p placement) String() string {
 	if p.kiosk == "" {
 		return "every process on any CPU"
 	}
-	return fmt.Sprintf("pinned: the kiosk's side (agent, frpc, chisel client) on CPU %s, the rest on CPUs %s", p.kiosk, p.cloud)
+	return fmt.Sprintf("pinned: the kiosk's side (agent, frpc, chisel client) on CPU %s, the rest on CPU %s", p.kiosk, p.cloud)
 }
