@@ -57,7 +57,7 @@ func startSystem(ctx context.Context, bin, dir string) (_ *system, err error) {
 		}
 	}()
 
-	addrs, err := benchproc.FreeAddrs(4)
+	addrs, err := testenv.FreeAddrs(4)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"casefleet/scripts/internal/benchproc"
+	"casefleet/shared/testenv"
 )
 
 // The system on loopback, as scripts/journey starts it: the printer
@@ -52,7 +53,7 @@ func startSystem(ctx context.Context, bin, frpBin, chiselBin, dir string, place 
 			s.stop()
 		}
 	}()
-	addrs, err := benchproc.FreeAddrs(9)
+	addrs, err := testenv.FreeAddrs(9)
 	if err != nil {
 		return nil, err
 	}

@@ -34,22 +34,41 @@ func Build(dir string, pkgs ...string) error {
 // tests of other packages run meanwhile).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	if lo, ok := ephemeralLow(); ok && lo > minFreePort+1000 {
-		for range 100 {
-			port := minFreePort + rand.IntN(lo-minFreePort)
-			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-			if err == nil {
-				ln.Close()
-				return ln.Addr().String()
-			}
-		}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := FreeAddrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addrs[0]
+}
+
+// FreeAddrs returns n distinct loopback addresses picked as FreeAddr
+// picks one, for benches and TestMains, which have no testing.TB.
+func FreeAddrs(n int) ([]string, error) {
+	addrs := make([]string, 0, n)
+	for range n {
+		// Held until all are picked, so that no two are the same.
+		ln, err := listenFree()
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs, nil
+}
+
+// listenFree listens on a free loopback port, below the ports the kernel
+// hands out by itself where the system says which those are.
+func listenFree() (net.Listener, error) {
+	if lo, ok := ephemeralLow(); ok && lo > minFreePort+1000 {
+		for range 100 {
+			port := minFreePort + rand.IntN(lo-minFreePort)
+			if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+				return ln, nil
+			}
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // minFreePort is the lowest port FreeAddr picks: above the well-known

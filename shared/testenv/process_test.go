@@ -88,3 +88,24 @@ func TestFreeAddrIsNoPortTheKernelHandsOut(t *testing.T) {
 		ln.Close()
 	}
 }
+
+// The addresses a bench starts its processes on differ from each other,
+// and each is free to listen on.
+func TestFreeAddrsAreDistinctAndFree(t *testing.T) {
+	addrs, err := testenv.FreeAddrs(20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, a := range addrs {
+		if seen[a] {
+			t.Fatalf("%s given twice in %v", a, addrs)
+		}
+		seen[a] = true
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			t.Fatalf("listen on %s: %v", a, err)
+		}
+		ln.Close()
+	}
+}
