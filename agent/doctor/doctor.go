@@ -3,6 +3,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"casefleet/agent/chitu"
 	"casefleet/agent/config"
 	"casefleet/agent/daemon"
+	"casefleet/agent/update"
 	"casefleet/shared/tunnel"
 )
 
@@ -90,6 +92,7 @@ func Run(ctx context.Context, cfg config.Config, loadErr error, w io.Writer) boo
 		}
 	}
 	add(checkRelay(ctx, cfg))
+	add(checkUpdates(cfg))
 	warnings := 0
 	for _, c := range checks {
 		if c.Err != nil {
@@ -216,6 +219,37 @@ func checkRelay(ctx context.Context, cfg config.Config) Check {
 		c.Fix = "check relay.url and that this PC reaches " + cfg.Relay.URL + " (HTTPS out must be allowed)"
 	default:
 		c.Info = "accepts this kiosk; customers reach it at " + public
+	}
+	return c
+}
+
+// checkUpdates says whether the agent will update itself (docs/updates.md),
+// as the running agent decides it: a packaged install without the fleet's
+// release key runs, but never takes an update, and nothing else says so
+// until the fleet's owner wonders why the kiosk stays behind.
+func checkUpdates(cfg config.Config) Check {
+	c := Check{Name: "updates"}
+	formatFile := cmp.Or(cfg.Update.FormatFile, update.DefaultFormatFile())
+	platform, _, err := update.Readiness(cfg.Update.Enabled, formatFile, cfg.Update.ReleasePub)
+	switch {
+	case err == nil:
+		c.Info = "on, for " + platform + ", release key " + cfg.Update.ReleasePub
+		if cfg.Update.Window != "" {
+			c.Info += ", installed between " + cfg.Update.Window
+		}
+	case errors.Is(err, update.ErrDisabled):
+		c.Skip, c.Info = true, "off: update.enabled is false"
+	case errors.Is(err, update.ErrNotPackaged):
+		c.Skip, c.Info = true, "off: "+err.Error()+"; a new version comes with a new package"
+	case platform != "" && cfg.Update.ReleasePub == "":
+		c.Warn, c.Info = true, "off: update.release_pub is not set"
+		c.Fix = "set update.release_pub to the fleet's release key, release.pub (docs/updates.md)"
+	case platform != "":
+		c.Warn, c.Info = true, "off: "+err.Error()
+		c.Fix = "install the fleet's release key (release.pub) at " + cfg.Update.ReleasePub + " or point update.release_pub at it (docs/updates.md)"
+	default:
+		c.Warn, c.Info = true, "off: "+err.Error()
+		c.Fix = "reinstall the agent's package, which writes " + formatFile
 	}
 	return c
 }

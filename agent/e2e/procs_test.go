@@ -98,5 +98,8 @@ func agentEnv(code, dataDir, lanAddr, apiURL, mqttURL string, extra ...string) [
 		"CASEFLEET_SESSION_REQUESTS_PER_MINUTE=1000000",
 		"CASEFLEET_SESSION_ORDERS_PER_HOUR=100000",
 		"CASEFLEET_LOG_LEVEL=debug",
+		// Not installed from a package, even while packaging's tests have
+		// the agent's package installed on this machine.
+		"CASEFLEET_UPDATE_FORMAT_FILE=" + filepath.Join(dataDir, "no-package-format"),
 	}, extra...)
 }

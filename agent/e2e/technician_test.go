@@ -3,10 +3,13 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"casefleet/shared/enroll"
+	"casefleet/shared/release"
+	"casefleet/shared/release/releasetest"
 	"casefleet/shared/testenv"
 )
 
@@ -98,5 +101,45 @@ func TestEnrollSetsThePINAndKeepsTheShippedFile(t *testing.T) {
 	got, _ = os.ReadFile(cfgPath)
 	if string(got) != strings.Replace(want, `operator_pin: "024680"`, `operator_pin: "135790"`, 1) {
 		t.Fatalf("changing the PIN changed more:\n%s", got)
+	}
+}
+
+// doctor says whether the kiosk will update itself, as the agent decides
+// it: off and why for an agent not installed from a package, a warning
+// for a packaged one without the fleet's release key (it runs, but never
+// takes an update), and on, for its platform, once the key is there.
+func TestDoctorSaysWhetherTheKioskUpdatesItself(t *testing.T) {
+	s := startSim(t, []string{code})
+	dataDir := t.TempDir()
+	env := agentEnv(code, dataDir, testenv.FreeAddr(t), s.URL, "tcp://"+s.mqttAddr(), "CASEFLEET_LAN_OPERATOR_PIN=246810")
+	format := filepath.Join(t.TempDir(), "package-format")
+	if err := os.WriteFile(format, []byte("deb\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keyDir, _, _ := releasetest.Keys(t)
+	platform := runtime.GOOS + "-" + runtime.GOARCH + "-deb"
+	for _, c := range []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"not from a package", nil, []string{"[skip] updates", "not installed from a package", "All checks passed.\n"}},
+		{"switched off", []string{"CASEFLEET_UPDATE_FORMAT_FILE=" + format, "CASEFLEET_UPDATE_ENABLED=false"}, []string{"[skip] updates", "update.enabled is false"}},
+		{"packaged, no release key", []string{"CASEFLEET_UPDATE_FORMAT_FILE=" + format, "CASEFLEET_UPDATE_RELEASE_PUB=" + filepath.Join(keyDir, "missing.pub")},
+			[]string{"[warn] updates", "no release key (update.release_pub)", "fix:", "release.pub", "docs/updates.md", "warning(s) above need attention"}},
+		{"packaged, with the key", []string{"CASEFLEET_UPDATE_FORMAT_FILE=" + format, "CASEFLEET_UPDATE_RELEASE_PUB=" + filepath.Join(keyDir, release.PublicKeyFile)},
+			[]string{"[ok  ] updates", "on, for " + platform, "All checks passed.\n"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, exit := runAgentCLI(t, append(append([]string{}, env...), c.env...), "doctor")
+			if exit != 0 {
+				t.Fatalf("exit %d: updates never fail doctor\n%s", exit, out)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("doctor does not say %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

@@ -29,16 +29,16 @@ func DefaultFormatFile() string {
 	return "/usr/lib/casefleet-agent/" + FormatFileName
 }
 
-// errNotPackaged: no package-format file, so the agent was not installed
+// ErrNotPackaged: no package-format file, so the agent was not installed
 // from a package and does not update itself.
-var errNotPackaged = errors.New("not installed from a package")
+var ErrNotPackaged = errors.New("not installed from a package")
 
 // Platform is this agent's release platform (linux-amd64-deb, ...): its
 // GOOS-GOARCH and the package format read from formatFile.
 func Platform(formatFile string) (string, error) {
 	b, err := os.ReadFile(formatFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("%w (no %s)", errNotPackaged, formatFile)
+		return "", fmt.Errorf("%w (no %s)", ErrNotPackaged, formatFile)
 	}
 	if err != nil {
 		return "", fmt.Errorf("package format: %w", err)

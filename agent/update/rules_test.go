@@ -34,7 +34,7 @@ func TestPlatformIsGOOSGOARCHAndThePackageFormat(t *testing.T) {
 			t.Errorf("platformFor(%s, %s, %s) = %q, %v", tt.goos, tt.goarch, tt.format, got, err)
 		}
 	}
-	if _, err := Platform(filepath.Join(t.TempDir(), FormatFileName)); !errors.Is(err, errNotPackaged) {
+	if _, err := Platform(filepath.Join(t.TempDir(), FormatFileName)); !errors.Is(err, ErrNotPackaged) {
 		t.Errorf("without the file: %v, want not installed from a package", err)
 	}
 }

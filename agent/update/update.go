@@ -195,15 +195,9 @@ func New(opt Options) (*Updater, error) {
 	}
 	u.st = Status{Version: opt.Version, Since: opt.Now()}
 	off := ""
-	if !opt.Enabled {
-		off = "update.enabled is false"
-	} else if p, err := Platform(opt.FormatFile); err != nil {
+	var err error
+	if u.platform, u.pub, err = Readiness(opt.Enabled, opt.FormatFile, opt.ReleasePub); err != nil {
 		off = err.Error()
-	} else if pub, err := release.LoadPublicKey(opt.ReleasePub); err != nil {
-		u.platform = p
-		off = fmt.Sprintf("no release key (update.release_pub): %v", err)
-	} else {
-		u.platform, u.pub = p, pub
 	}
 	u.st.Platform = u.platform
 	if off != "" {
@@ -219,6 +213,26 @@ func New(opt Options) (*Updater, error) {
 	u.readResult()
 	u.st.Summary, u.st.Attention = u.st.summary(), u.st.Problem()
 	return u, nil
+}
+
+// ErrDisabled: update.enabled is false.
+var ErrDisabled = errors.New("update.enabled is false")
+
+// Readiness says whether an agent with these settings updates itself:
+// its release platform and the release key, or why not (ErrDisabled,
+// ErrNotPackaged, an unknown package format, or no usable release key,
+// in which case the platform is still given).
+func Readiness(enabled bool, formatFile, releasePub string) (platform string, pub ed25519.PublicKey, err error) {
+	if !enabled {
+		return "", nil, ErrDisabled
+	}
+	if platform, err = Platform(formatFile); err != nil {
+		return "", nil, err
+	}
+	if pub, err = release.LoadPublicKey(releasePub); err != nil {
+		return platform, nil, fmt.Errorf("no release key (update.release_pub): %w", err)
+	}
+	return platform, pub, nil
 }
 
 // Connected tells the updater the tunnel is up: it asks the relay at
