@@ -94,11 +94,11 @@ func newLink(ws *websocket.Conn, lc linkConfig) (*link, error) {
 	server, keepAlive, logger := lc.server, lc.keepAlive, lc.logger
 	// The link outlives the handshake's request and context; it ends with
 	// Close or when the peer goes away.
-	nc := &wsNetConn{Conn: websocket.NetConn(context.Background(), ws, websocket.MessageBinary), ws: ws}
+	nc := &wsNetConn{ws: ws}
 	if lc.older != messagePerWriteEnd {
-		nc.batch = newBatchWriter(nc.Conn, func() { ws.CloseNow() }, lc.raw)
+		nc.batch = newBatchWriter(messageWriter{ws}, func() { ws.CloseNow() }, lc.raw)
 	}
-	ws.SetReadLimit(lc.readLimit()) // after NetConn, which lifts the limit
+	ws.SetReadLimit(lc.readLimit())
 
 	cfg := yamux.DefaultConfig()
 	cfg.EnableKeepAlive = false // see keepAlive
@@ -304,33 +304,73 @@ func (s *stream) ReadFrom(r io.Reader) (int64, error) {
 	return io.CopyBuffer(struct{ io.Writer }{s.Stream}, struct{ io.Reader }{r}, *buf)
 }
 
-// wsNetConn is the WebSocket as yamux's net.Conn. Its Close skips the
-// WebSocket close handshake, which waits up to 10 s for a peer that may
-// have stopped reading; yamux has nothing more to say at that point, and
-// the peer learns of the end from the closed connection.
+// wsNetConn is the WebSocket as the byte stream yamux runs on: binary
+// messages read back to back, whatever their boundaries. Its Close skips
+// the WebSocket close handshake, which waits up to 10 s for a peer that
+// may have stopped reading; yamux has nothing more to say at that point,
+// and the peer learns of the end from the closed connection.
+//
+// It reads and writes with a context that never ends, for which the
+// WebSocket library arms no timeout: websocket.NetConn's own context set
+// one up (and took it down) around every frame read and every write, for
+// deadlines that yamux never sets. The link's keepalive finds a dead peer.
 type wsNetConn struct {
-	net.Conn
 	ws       *websocket.Conn
+	msg      io.Reader    // the message being read, if any
 	batch    *batchWriter // nil: a message per Write, as before batching
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the peer
+}
+
+// messageWriter writes each Write as one binary message.
+type messageWriter struct{ ws *websocket.Conn }
+
+func (m messageWriter) Write(p []byte) (int, error) {
+	if err := m.ws.Write(context.Background(), websocket.MessageBinary, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // Write sends yamux's frames, gathered into few messages (see batchWriter).
 func (c *wsNetConn) Write(p []byte) (int, error) {
 	if c.batch == nil {
-		return c.Conn.Write(p)
+		return messageWriter{c.ws}.Write(p)
 	}
 	return c.batch.Write(p)
 }
 
-// Read notes when the peer last sent anything: a peer that is sending is
-// alive, even if its answer to a ping is queued behind bulk data.
+// Read reads the peer's messages as one stream, and notes when the peer
+// last sent anything: a peer that is sending is alive, even if its answer
+// to a ping is queued behind bulk data. Only yamux's goroutine reads.
 func (c *wsNetConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.lastRead.Store(time.Now().UnixNano())
+	for {
+		if c.msg == nil {
+			typ, r, err := c.ws.Reader(context.Background())
+			if err != nil {
+				switch websocket.CloseStatus(err) {
+				case websocket.StatusNormalClosure, websocket.StatusGoingAway:
+					return 0, io.EOF
+				}
+				return 0, err
+			}
+			if typ != websocket.MessageBinary {
+				c.ws.Close(websocket.StatusUnsupportedData, "binary messages only")
+				return 0, fmt.Errorf("a %v message where only binary ones are sent", typ)
+			}
+			c.msg = r
+		}
+		n, err := c.msg.Read(p)
+		if err == io.EOF {
+			c.msg, err = nil, nil
+		}
+		if n > 0 {
+			c.lastRead.Store(time.Now().UnixNano())
+			return n, err
+		}
+		if err != nil {
+			return 0, err
+		}
 	}
-	return n, err
 }
 
 // heardSince reports whether the peer sent anything after t.
@@ -343,7 +383,6 @@ func (c *wsNetConn) Close() error {
 		c.batch.Close()
 	}
 	c.ws.CloseNow()
-	c.Conn.Close() // only stops the NetConn's timers now
 	return nil
 }
 
