@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -43,7 +45,18 @@ func TestThroughTheTunnelACutDownloadResumes(t *testing.T) {
 	t.Cleanup(srv.Close)
 	e.relay.mu.Lock()
 	e.relay.cutAt, e.relay.cutOf = cutAt, newer
-	e.relay.onCut = func() { current.Load().Close() } // the whole tunnel goes
+	e.relay.onCut = func() {
+		// Once some of the package is on the agent's disk: the relay's
+		// writes only fill the stream's window, and a cut before the first
+		// byte arrives leaves nothing to resume from.
+		for deadline := time.Now().Add(wait); !partHasBytes(e.dir); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Error("no byte of the package reached the agent's disk before the cut")
+				break
+			}
+		}
+		current.Load().Close() // the whole tunnel goes
+	}
 	e.relay.mu.Unlock()
 
 	rc := tunnel.NewRelayClient()
@@ -144,4 +157,15 @@ func (d doneRelay) Do(r *http.Request) (*http.Response, error) {
 	resp, err := d.Relay.Do(r)
 	d.done <- err
 	return resp, err
+}
+
+// partHasBytes reports whether a download in dir has bytes on disk.
+func partHasBytes(dir string) bool {
+	parts, _ := filepath.Glob(filepath.Join(dir, "*"+partSuffix))
+	for _, p := range parts {
+		if fi, err := os.Stat(p); err == nil && fi.Size() > 0 {
+			return true
+		}
+	}
+	return false
 }
