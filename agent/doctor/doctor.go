@@ -241,12 +241,9 @@ func checkUpdates(cfg config.Config) Check {
 		c.Skip, c.Info = true, "off: update.enabled is false"
 	case errors.Is(err, update.ErrNotPackaged):
 		c.Skip, c.Info = true, "off: "+err.Error()+"; a new version comes with a new package"
-	case platform != "" && cfg.Update.ReleasePub == "":
-		c.Warn, c.Info = true, "off: update.release_pub is not set"
-		c.Fix = "set update.release_pub to the fleet's release key, release.pub (docs/updates.md)"
-	case platform != "":
+	case errors.Is(err, update.ErrNoReleaseKey):
 		c.Warn, c.Info = true, "off: "+err.Error()
-		c.Fix = "install the fleet's release key (release.pub) at " + cfg.Update.ReleasePub + " or point update.release_pub at it (docs/updates.md)"
+		c.Fix = fmt.Sprintf("install the fleet's release key (release.pub) where update.release_pub points (%q), or point it at the key (docs/updates.md)", cfg.Update.ReleasePub)
 	default:
 		c.Warn, c.Info = true, "off: "+err.Error()
 		c.Fix = "reinstall the agent's package, which writes " + formatFile

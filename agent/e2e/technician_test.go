@@ -116,6 +116,10 @@ func TestDoctorSaysWhetherTheKioskUpdatesItself(t *testing.T) {
 	if err := os.WriteFile(format, []byte("deb\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	zip := filepath.Join(t.TempDir(), "package-format")
+	if err := os.WriteFile(zip, []byte("zip\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	keyDir, _, _ := releasetest.Keys(t)
 	platform := runtime.GOOS + "-" + runtime.GOARCH + "-deb"
 	for _, c := range []struct {
@@ -127,6 +131,8 @@ func TestDoctorSaysWhetherTheKioskUpdatesItself(t *testing.T) {
 		{"switched off", []string{"CASEFLEET_UPDATE_FORMAT_FILE=" + format, "CASEFLEET_UPDATE_ENABLED=false"}, []string{"[skip] updates", "update.enabled is false"}},
 		{"packaged, no release key", []string{"CASEFLEET_UPDATE_FORMAT_FILE=" + format, "CASEFLEET_UPDATE_RELEASE_PUB=" + filepath.Join(keyDir, "missing.pub")},
 			[]string{"[warn] updates", "no release key (update.release_pub)", "fix:", "release.pub", "docs/updates.md", "warning(s) above need attention"}},
+		{"a package format with no release", []string{"CASEFLEET_UPDATE_FORMAT_FILE=" + zip},
+			[]string{"[warn] updates", `package format "zip"`, "fix:", "reinstall the agent's package"}},
 		{"packaged, with the key", []string{"CASEFLEET_UPDATE_FORMAT_FILE=" + format, "CASEFLEET_UPDATE_RELEASE_PUB=" + filepath.Join(keyDir, release.PublicKeyFile)},
 			[]string{"[ok  ] updates", "on, for " + platform, "All checks passed.\n"}},
 	} {

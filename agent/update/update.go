@@ -215,8 +215,11 @@ func New(opt Options) (*Updater, error) {
 	return u, nil
 }
 
-// ErrDisabled: update.enabled is false.
-var ErrDisabled = errors.New("update.enabled is false")
+// Why updates are off, for Readiness's callers.
+var (
+	ErrDisabled     = errors.New("update.enabled is false")
+	ErrNoReleaseKey = errors.New("no release key (update.release_pub)")
+)
 
 // Readiness says whether an agent with these settings updates itself:
 // its release platform and the release key, or why not (ErrDisabled,
@@ -230,7 +233,7 @@ func Readiness(enabled bool, formatFile, releasePub string) (platform string, pu
 		return "", nil, err
 	}
 	if pub, err = release.LoadPublicKey(releasePub); err != nil {
-		return platform, nil, fmt.Errorf("no release key (update.release_pub): %w", err)
+		return platform, nil, fmt.Errorf("%w: %w", ErrNoReleaseKey, err)
 	}
 	return platform, pub, nil
 }

@@ -89,12 +89,13 @@ func run(ctx context.Context, opt options) error {
 		defer os.RemoveAll(dir)
 	}
 	frpBin := filepath.Join(dir, "frp")
-	version, err := buildFrp(ctx, opt.frpDir, frpBin)
+	version, err := buildBenchModule(ctx, opt.frpDir, frpBin, "github.com/fatedier/frp",
+		"github.com/fatedier/frp/cmd/frps", "github.com/fatedier/frp/cmd/frpc")
 	if err != nil {
 		return err
 	}
 	chiselBin := filepath.Join(dir, "chisel")
-	chiselVersion, err := buildChisel(ctx, opt.chiselDir, chiselBin)
+	chiselVersion, err := buildBenchModule(ctx, opt.chiselDir, chiselBin, "github.com/jpillora/chisel", "github.com/jpillora/chisel")
 	if err != nil {
 		return err
 	}
@@ -166,49 +167,23 @@ func run(ctx context.Context, opt options) error {
 	return nil
 }
 
-// buildFrp builds frps and frpc at the version dir's go.mod requires, into
-// out, and returns that version. Its own module: the product's go.mod
-// does not change.
-func buildFrp(ctx context.Context, dir, out string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out+string(filepath.Separator),
-		"github.com/fatedier/frp/cmd/frps", "github.com/fatedier/frp/cmd/frpc")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build frp in %s: %w\n%s", dir, err, b)
-	}
-	v, err := exec.CommandContext(ctx, filepath.Join(out, "frps"), "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("frps --version: %w", err)
-	}
-	return string(trimSpace(v)), nil
-}
-
-// buildChisel builds chisel at the version dir's go.mod requires, into
-// out, and returns that version (the binary built from a module says
-// only 0.0.0-src).
-func buildChisel(ctx context.Context, dir, out string) (string, error) {
-	const module = "github.com/jpillora/chisel"
+// buildBenchModule builds pkgs at the version of module that dir's
+// go.mod requires (a module of its own: the product's go.mod does not
+// change), into out, and returns that version without its "v".
+func buildBenchModule(ctx context.Context, dir, out, module string, pkgs ...string) (string, error) {
 	env := append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out+string(filepath.Separator), module)
+	cmd := exec.CommandContext(ctx, "go", append([]string{"build", "-o", out + string(filepath.Separator)}, pkgs...)...)
 	cmd.Dir, cmd.Env = dir, env
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build chisel in %s: %w\n%s", dir, err, b)
+		return "", fmt.Errorf("build %s in %s: %w\n%s", module, dir, err, b)
 	}
 	cmd = exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Version}}", module)
 	cmd.Dir, cmd.Env = dir, env
 	v, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("chisel's version in %s: %w", dir, err)
+		return "", fmt.Errorf("%s's version in %s: %w", module, dir, err)
 	}
-	return strings.TrimPrefix(string(trimSpace(v)), "v"), nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
+	return strings.TrimPrefix(strings.TrimSpace(string(v)), "v"), nil
 }
 
 func loadAverage() string {
