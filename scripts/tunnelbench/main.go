@@ -5,7 +5,9 @@
 // with ratios: the same real agent process reached directly (its LAN
 // port), through casefleet-relay, and through frp (frps and frpc, built
 // from the Go module proxy at the exact version of scripts/frpbench's
-// go.mod) in its tcp and http vhost modes, and through chisel.
+// go.mod) in its tcp and http vhost modes, through chisel, and through
+// a stock Go reverse proxy with no tunnel (the reference for what reading
+// each request as HTTP costs; see runRefProxy).
 //
 // For each path, in rounds that take the paths in turn (so that a
 // neighbour's load on this machine falls on all of them): wrk's small GET
@@ -54,6 +56,13 @@ type options struct {
 }
 
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == refProxyCommand {
+		if err := runRefProxy(os.Args[2], os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "tunnelbench", refProxyCommand+":", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var opt options
 	flag.StringVar(&opt.bin, "bin", "bin", "directory of casefleet-relay, casefleet-agent and chitusim")
 	flag.StringVar(&opt.frpDir, "frp-dir", "scripts/frpbench", "the bench module that pins frp's version")
@@ -64,7 +73,7 @@ func main() {
 	flag.IntVar(&opt.pairs, "pairs", 5, "back-to-back direct and relay pairs of the agent's tunnel overhead")
 	flag.BoolVar(&opt.keep, "keep", false, "keep the working directory (logs)")
 	flag.BoolVar(&opt.pin, "pin", false, "the agent and the tunnel clients beside it on the last CPU, the rest on the others, as on two hosts")
-	flag.StringVar(&opt.only, "only", "", "measure only these paths (comma-separated: direct, relay, frp-http, frp-tcp, chisel); the table needs direct and relay")
+	flag.StringVar(&opt.only, "only", "", "measure only these paths (comma-separated: direct, relay, frp-http, frp-tcp, chisel, goproxy); the table needs direct and relay")
 	flag.Parse()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
@@ -130,6 +139,7 @@ func run(ctx context.Context, opt options) error {
 		{key: "frp-http", name: "frp " + version + " (http vhost)", url: s.frpHTTP, host: frpHost, server: s.frps, client: s.frpc},
 		{key: "frp-tcp", name: "frp " + version + " (tcp)", url: s.frpTCP, server: s.frps, client: s.frpc},
 		{key: "chisel", name: "chisel " + chiselVersion, url: s.chisel, server: s.chiselS, client: s.chiselC},
+		{key: "goproxy", name: "Go reverse proxy, no tunnel (reference)", url: s.refURL, server: s.ref},
 	} {
 		if opt.only == "" || slices.Contains(strings.Split(opt.only, ","), p.key) {
 			paths = append(paths, p)

@@ -21,7 +21,7 @@ type path struct {
 	url    string
 	host   string // Host header (frp's vhost); empty: the URL's
 	server *proc  // the tunnel's server process (relay, frps); nil direct
-	client *proc  // the tunnel's client process (the agent itself, frpc)
+	client *proc  // the tunnel's client process (the agent itself, frpc); nil with no tunnel
 }
 
 // figures are one round's measurements of one path.
@@ -80,7 +80,7 @@ func (b bench) measure(ctx context.Context, p path) (figures, error) {
 	procs := []*proc{b.agent}
 	if p.server != nil {
 		procs = append(procs, p.server)
-		if p.client != b.agent {
+		if p.client != nil && p.client != b.agent {
 			procs = append(procs, p.client)
 		}
 	}

@@ -44,6 +44,8 @@ type system struct {
 	frpTCP   string // frps's tcp port for the agent
 	frpHTTP  string // frps's http vhost port
 	chisel   string // chisel server's reverse port for the agent
+	ref      *proc  // the reference proxy (see runRefProxy)
+	refURL   string
 }
 
 func startSystem(ctx context.Context, bin, frpBin, chiselBin, dir string, place placement) (_ *system, err error) {
@@ -53,7 +55,7 @@ func startSystem(ctx context.Context, bin, frpBin, chiselBin, dir string, place 
 			s.stop()
 		}
 	}()
-	addrs, err := testenv.FreeAddrs(9)
+	addrs, err := testenv.FreeAddrs(10)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +197,19 @@ customDomains = ["%s"]
 	s.chisel = "http://" + chiselReverseAddr
 	if err := waitOK(ctx, 30*time.Second, s.chisel+statusPath, ""); err != nil {
 		return nil, fmt.Errorf("chisel: %w", err)
+	}
+
+	// The reference proxy, on the cloud's side.
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if s.ref, err = s.start("reference-proxy", self, nil, refProxyCommand, addrs[9], s.lanURL); err != nil {
+		return nil, err
+	}
+	s.refURL = "http://" + addrs[9]
+	if err := waitOK(ctx, 30*time.Second, s.refURL+statusPath, ""); err != nil {
+		return nil, fmt.Errorf("the reference proxy: %w", err)
 	}
 	return s, nil
 }
