@@ -30,6 +30,7 @@ type figures struct {
 	fileMBs, upMBs  float64
 	tunnelCPU       time.Duration // per 10k small GETs: server and client (frpc; for the relay, only the relay)
 	agentCPU        time.Duration // per 10k small GETs
+	clientCPU       time.Duration // per 10k small GETs: the tunnel's client beside the agent (frpc), if not the agent
 	serverRSS       int64         // peak during the round
 	errors          int
 }
@@ -91,6 +92,9 @@ func (b bench) measure(ctx context.Context, p path) (figures, error) {
 	f.agentCPU = cpu[0]
 	for _, d := range cpu[1:] {
 		f.tunnelCPU += d
+	}
+	if len(cpu) == 3 {
+		f.clientCPU = cpu[2]
 	}
 	if peaks := stopRSS(); len(peaks) > 0 {
 		f.serverRSS = peaks[0]

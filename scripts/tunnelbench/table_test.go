@@ -60,8 +60,29 @@ func TestMedianAndFormatting(t *testing.T) {
 	if s := ratio(1.2, 1); s != "1.20x" || ratio(0, 1) != "-" {
 		t.Errorf("ratio = %q", s)
 	}
-	if !strings.Contains(chisel.markdown(), "22,804") {
-		t.Errorf("chisel's row lost its figures: %s", chisel.markdown())
+	if !strings.Contains(chisel.markdown(0.3), "22,804") {
+		t.Errorf("chisel's row lost its figures: %s", chisel.markdown(0.3))
+	}
+}
+
+func TestKioskCPUCountsTheTunnelClientBesideTheAgent(t *testing.T) {
+	s := time.Second
+	ms := time.Millisecond
+	tcp := path{name: "frp (tcp)", server: &proc{}, client: &proc{}}
+	r := medians(tcp, []figures{
+		{agentCPU: 400 * ms, clientCPU: 200 * ms},
+		{agentCPU: 500 * ms, clientCPU: 300 * ms},
+		{agentCPU: 1 * s, clientCPU: 1 * s},
+	})
+	if r.kioskCPU != 0.8 {
+		t.Errorf("kiosk CPU = %v, want 0.8 (the median of the agent's and frpc's sums)", r.kioskCPU)
+	}
+	if got, want := r.markdown(0.5), "| 0.800 s (+0.300 s) |"; !strings.Contains(got, want) {
+		t.Errorf("row = %s, want the kiosk's CPU and its excess over direct: %s", got, want)
+	}
+	direct := medians(path{name: "direct"}, []figures{{agentCPU: 500 * ms}})
+	if got := direct.markdown(0.5); strings.Contains(got, "+0.000") {
+		t.Errorf("the direct row compares itself with direct: %s", got)
 	}
 }
 
