@@ -16,7 +16,8 @@
 // upload at 4 (MB/s, 1 MB = 10^6 bytes); then a fixed count of small GETs
 // (from Go, 16 connections) with the CPU that the tunnel's processes and
 // the agent spent on them, from /proc; and the tunnel server's peak resident memory. The table
-// shows the median of the rounds.
+// shows the median of the rounds, and under it issue 10's goals for the
+// relay, each checked against this run (see goals).
 //
 // chisel (its server and client, SSH over a WebSocket) is built the same
 // way at the exact version of scripts/chiselbench's go.mod. Issue 10's

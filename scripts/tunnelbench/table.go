@@ -105,6 +105,12 @@ func printTable(w io.Writer, paths []path, results [][]figures, overhead []time.
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, overheadLine(overhead))
 	}
+	byKey := map[string]row{}
+	for i, p := range paths {
+		byKey[p.key] = rows[i]
+	}
+	fmt.Fprintln(w)
+	printGoals(w, goals(byKey, overhead))
 }
 
 // overheadLine tells the agent's tunnel overhead from back-to-back pairs
