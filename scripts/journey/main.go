@@ -107,7 +107,7 @@ func run(ctx context.Context, bin string, runs int) error {
 		keep = true
 		return fmt.Errorf("start the system: %w", err)
 	}
-	defer sys.stop()
+	defer sys.Stop()
 
 	// One browser for every journey; each journey has a browser context
 	// of its own. It stops with ctx, so on Ctrl-C too.
@@ -130,7 +130,7 @@ func run(ctx context.Context, bin string, runs int) error {
 		for i := range runs {
 			r, err := j.run(p)
 			if err == nil {
-				err = sys.exited()
+				err = sys.Exited()
 			}
 			if err != nil {
 				keep = ctx.Err() == nil

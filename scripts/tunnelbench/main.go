@@ -119,12 +119,12 @@ func run(ctx context.Context, opt options) error {
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, dir)
 	}
-	defer s.stop()
+	defer s.Stop()
 	up, filePath, err := placeOrder(ctx, s)
 	if err != nil {
 		return err
 	}
-	fileSize, err := contentLength(ctx, s.lanURL+filePath)
+	fileSize, err := contentLength(ctx, s.LANURL+filePath)
 	if err != nil {
 		return err
 	}
@@ -135,8 +135,8 @@ func run(ctx context.Context, opt options) error {
 
 	var paths []path
 	for _, p := range []path{
-		{key: "direct", name: "direct to the agent", url: s.lanURL},
-		{key: "relay", name: "casefleet relay", url: s.relayURL, server: s.relay, client: s.agent},
+		{key: "direct", name: "direct to the agent", url: s.LANURL},
+		{key: "relay", name: "casefleet relay", url: s.RelayURL, server: s.Relay, client: s.Agent},
 		{key: "frp-http", name: "frp " + version + " (http vhost)", url: s.frpHTTP, host: frpHost, server: s.frps, client: s.frpc},
 		{key: "frp-tcp", name: "frp " + version + " (tcp)", url: s.frpTCP, server: s.frps, client: s.frpc},
 		{key: "chisel", name: "chisel " + chiselVersion, url: s.chisel, server: s.chiselS, client: s.chiselC},
@@ -150,7 +150,7 @@ func run(ctx context.Context, opt options) error {
 		return fmt.Errorf("--only %q: the table needs direct and relay", opt.only)
 	}
 	b := bench{
-		opt: opt, agent: s.agent, file: filePath, fileSize: fileSize, uploadSize: len(up.body),
+		opt: opt, agent: s.Agent, file: filePath, fileSize: fileSize, uploadSize: len(up.body),
 		uploadLua: uploadLua,
 	}
 	results := make([][]figures, len(paths))
@@ -162,7 +162,7 @@ func run(ctx context.Context, opt options) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", paths[p].name, err)
 			}
-			if err := s.exited(); err != nil {
+			if err := s.Exited(); err != nil {
 				return err
 			}
 			results[p] = append(results[p], f)
@@ -173,7 +173,7 @@ func run(ctx context.Context, opt options) error {
 		return fmt.Errorf("the agent's tunnel overhead: %w", err)
 	}
 	fmt.Printf("loopback, %d rounds (medians), wrk, %d-byte status, %.2f MB print file, %.2f MB upload; %s; load average before: %s\n\n",
-		opt.rounds, b.smallSize(ctx, s.lanURL), float64(fileSize)/1e6, float64(len(up.body))/1e6, place, loadAverage())
+		opt.rounds, b.smallSize(ctx, s.LANURL), float64(fileSize)/1e6, float64(len(up.body))/1e6, place, loadAverage())
 	printTable(os.Stdout, paths, results, overhead)
 	return nil
 }

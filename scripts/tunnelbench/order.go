@@ -18,10 +18,12 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"casefleet/scripts/internal/benchsys"
 )
 
 const (
-	apiPath    = "/api/chitu/machine/" + machineCode
+	apiPath    = "/api/chitu/machine/" + benchsys.MachineCode
 	statusPath = apiPath + "/status"
 )
 
@@ -46,7 +48,7 @@ func placeOrder(ctx context.Context, s *system) (upload, string, error) {
 			} `json:"models"`
 		} `json:"brands"`
 	}
-	if err := getJSON(ctx, s.lanURL+apiPath+"/products", &products); err != nil {
+	if err := getJSON(ctx, s.LANURL+apiPath+"/products", &products); err != nil {
 		return upload{}, "", err
 	}
 	if len(products.Brands) == 0 || len(products.Brands[0].Models) == 0 {
@@ -55,7 +57,7 @@ func placeOrder(ctx context.Context, s *system) (upload, string, error) {
 	var session struct {
 		SessionID string `json:"sessionId"`
 	}
-	if err := postJSON(ctx, s.lanURL+apiPath+"/session", &session); err != nil {
+	if err := postJSON(ctx, s.LANURL+apiPath+"/session", &session); err != nil {
 		return upload{}, "", err
 	}
 
@@ -71,7 +73,7 @@ func placeOrder(ctx context.Context, s *system) (upload, string, error) {
 	mw.Close()
 	up := upload{body: body.Bytes(), contentType: mw.FormDataContentType(), key: "bench-upload-1"}
 
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.lanURL+apiPath+"/print", bytes.NewReader(up.body))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.LANURL+apiPath+"/print", bytes.NewReader(up.body))
 	req.Header.Set("Content-Type", up.contentType)
 	req.Header.Set("Idempotency-Key", up.key)
 	resp, err := http.DefaultClient.Do(req)
@@ -88,8 +90,8 @@ func placeOrder(ctx context.Context, s *system) (upload, string, error) {
 	// the printer fetches it by.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		files, _ := filepath.Glob(filepath.Join(s.dir, "agent-data", "*", "*.tif*"))
-		if more, _ := filepath.Glob(filepath.Join(s.dir, "agent-data", "*.tif*")); len(more) > 0 {
+		files, _ := filepath.Glob(filepath.Join(s.AgentDir, "*", "*.tif*"))
+		if more, _ := filepath.Glob(filepath.Join(s.AgentDir, "*.tif*")); len(more) > 0 {
 			files = append(files, more...)
 		}
 		if len(files) > 0 {
