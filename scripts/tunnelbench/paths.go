@@ -81,9 +81,10 @@ func (b bench) measure(ctx context.Context, p path) (figures, error) {
 	procs := []*proc{b.agent}
 	if p.server != nil {
 		procs = append(procs, p.server)
-		if p.client != nil && p.client != b.agent {
-			procs = append(procs, p.client)
-		}
+	}
+	ownClient := p.client != nil && p.client != b.agent
+	if ownClient {
+		procs = append(procs, p.client)
 	}
 	cpu, err := b.cpuPer10k(ctx, p, procs)
 	if err != nil {
@@ -93,8 +94,8 @@ func (b bench) measure(ctx context.Context, p path) (figures, error) {
 	for _, d := range cpu[1:] {
 		f.tunnelCPU += d
 	}
-	if len(cpu) == 3 {
-		f.clientCPU = cpu[2]
+	if ownClient {
+		f.clientCPU = cpu[len(cpu)-1]
 	}
 	if peaks := stopRSS(); len(peaks) > 0 {
 		f.serverRSS = peaks[0]

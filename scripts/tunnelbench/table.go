@@ -32,10 +32,14 @@ type row struct {
 	rps4, p50_4, p99_4    float64
 	fileMBs, upMBs        float64
 	tunnelCPU, agentCPU   float64 // s per 10k small GETs
-	kioskCPU              float64 // the agent's and the tunnel client's beside it (the relay's: the agent's)
-	rssMB                 float64
-	errors                int
-	direct                bool
+	// kioskCPU is what a path costs the small machine beside the printer:
+	// the agent's CPU, and its tunnel client's where that is a process of
+	// its own (frpc, chisel's client). Issue 10 bounds what the relay's
+	// tunnel adds to the agent; this shows what the others add.
+	kioskCPU float64
+	rssMB    float64
+	errors   int
+	direct   bool
 }
 
 func medians(p path, fs []figures) row {
@@ -71,12 +75,6 @@ func medians(p path, fs []figures) row {
 // set against it. The measured chisel row (scripts/chiselbench) is the one
 // to compare with.
 var chisel = row{name: "chisel 1.11 (issue 10, quoted)", rps64: 22804, p50_64: 2.39, p99_64: 8.24, rps4: 13384, fileMBs: 276, tunnelCPU: 0.359, agentCPU: 0.261}
-
-// The kiosk's CPU is what a tunnel costs the small machine beside the
-// printer: the agent's, and its tunnel client's where that is a process
-// of its own (frpc, chisel's client). Issue 10 asks that the relay's add
-// at most 0.05 s per 10k small GETs to the agent's direct figure; this
-// column shows what the other tunnels add on the same count.
 
 // overhead is agentOverhead's pairs; none leaves its line out.
 func printTable(w io.Writer, paths []path, results [][]figures, overhead []time.Duration) {
