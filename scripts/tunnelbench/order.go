@@ -24,7 +24,7 @@ import (
 
 const (
 	apiPath    = "/api/chitu/machine/" + benchsys.MachineCode
-	statusPath = apiPath + "/status"
+	statusPath = benchsys.StatusPath
 )
 
 // upload is a customer's order as the phone sends it: a 5 MB photo in a
